@@ -1,0 +1,88 @@
+// Tensor factories and the random generator.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <vector>
+
+#include "xgrad/autograd/tensor.hpp"
+
+namespace xgrad {
+
+/// Creation options: dtype (default float32) and requires_grad (default false).
+struct TensorOptions {
+  Dtype dtype_ = Dtype::float32;
+  bool requires_grad_ = false;
+  TensorOptions& dtype(Dtype d) { dtype_ = d; return *this; }
+  TensorOptions& requires_grad(bool r = true) { requires_grad_ = r; return *this; }
+};
+inline TensorOptions dtype(Dtype d) { return TensorOptions().dtype(d); }
+
+/// Uninitialised values. Throws on a negative size.
+Tensor empty(const Shape& shape, TensorOptions opts = {});
+Tensor zeros(const Shape& shape, TensorOptions opts = {});
+Tensor ones(const Shape& shape, TensorOptions opts = {});
+Tensor full(const Shape& shape, double value, TensorOptions opts = {});
+/// [start, start+step, ...) up to but excluding end. Throws when step is 0 or has the
+/// wrong sign. arange(end) starts at 0.
+Tensor arange(double start, double end, double step = 1.0, TensorOptions opts = {});
+Tensor arange(double end, TensorOptions opts = {});
+/// `steps` evenly spaced values from start to end inclusive. Throws when steps < 0.
+Tensor linspace(double start, double end, std::int64_t steps, TensorOptions opts = {});
+/// n x m identity (m defaults to n).
+Tensor eye(std::int64_t n, std::int64_t m = -1, TensorOptions opts = {});
+
+/// U[0, 1) from the global generator.
+Tensor rand(const Shape& shape, TensorOptions opts = {});
+/// Standard normal N(0, 1) from the global generator.
+Tensor randn(const Shape& shape, TensorOptions opts = {});
+/// Integers uniform in [low, high), int64 unless opts says otherwise. Throws if low >= high.
+Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, TensorOptions opts = dtype(Dtype::int64));
+
+Tensor zeros_like(const Tensor& t, std::optional<Dtype> d = std::nullopt);
+Tensor ones_like(const Tensor& t, std::optional<Dtype> d = std::nullopt);
+Tensor full_like(const Tensor& t, double value, std::optional<Dtype> d = std::nullopt);
+Tensor empty_like(const Tensor& t, std::optional<Dtype> d = std::nullopt);
+Tensor rand_like(const Tensor& t);
+Tensor randn_like(const Tensor& t);
+
+/// A number or a nested braced list of numbers: the argument type of tensor().
+class NestedList {
+ public:
+  NestedList(double v) : leaf_(true), value_(v) {}  // NOLINT: implicit on purpose
+  NestedList(std::initializer_list<NestedList> items) : items_(items) {}
+  bool is_leaf() const { return leaf_; }
+  double value() const { return value_; }
+  const std::vector<NestedList>& items() const { return items_; }
+
+ private:
+  bool leaf_ = false;
+  double value_ = 0.0;
+  std::vector<NestedList> items_;
+};
+
+/// A tensor from nested braced lists of any depth: tensor({1., 2.}) has shape [2],
+/// tensor({{1.}, {2.}}) shape [2, 1], tensor({{1., 2.}, {3., 4.}}) shape [2, 2].
+/// Ragged lists throw xgrad::Error. The dtype defaults to float32.
+Tensor tensor(std::initializer_list<NestedList> values, TensorOptions opts = {});
+/// A 0-d tensor holding v.
+Tensor scalar_tensor(double v, TensorOptions opts = {});
+/// Copies `values` into a tensor of `shape` (default: 1-d). Throws when the sizes differ.
+template <class T>
+Tensor from_vector(const std::vector<T>& values, const Shape& shape = {}, bool requires_grad = false);
+
+// ---- random generator -----------------------------------------------------------------
+/// The global generator is a 64-bit Mersenne Twister (std::mt19937_64). Uniform floats are
+/// taken from the top 24 (float32) or 53 (float64) bits, normals by Box-Muller. Values are
+/// drawn serially in row-major order, so a seed gives the same numbers on every run and
+/// every thread count. Default seed: 5489 (mt19937_64's default).
+void manual_seed(std::uint64_t seed);
+/// Draws from the global generator (for layers and data loaders that need randomness).
+std::uint64_t random_u64();
+/// U[0, 1) in double precision from the global generator.
+double random_uniform();
+/// N(0, 1) from the global generator.
+double random_normal();
+
+}  // namespace xgrad

@@ -1,0 +1,25 @@
+// Matrix products through single-threaded OpenBLAS (cblas) calls; large products are split
+// into row blocks that run as TBB tasks. Float32 and float64 only.
+#pragma once
+
+#include "xgrad/autograd/tensor.hpp"
+
+namespace xgrad {
+
+/// PyTorch's matmul rules: 1-d x 1-d is the dot product (0-d); 2-d x 2-d the matrix
+/// product; a 1-d operand is promoted to a matrix by prepending (left) or appending (right)
+/// a 1 that is removed afterwards; with more dims, the leading (batch) dims broadcast and
+/// the last two are multiplied: [..., n, k] x [..., k, m] -> [broadcast(...), n, m].
+/// Throws when the inner sizes differ or dtypes differ.
+/// Gradients: dA = dC B^T, dB = A^T dC (reduced over broadcast batch dims).
+Tensor matmul(const Tensor& a, const Tensor& b);
+/// [n, k] x [k, m] -> [n, m]; both must be 2-d.
+Tensor mm(const Tensor& a, const Tensor& b);
+/// [B, n, k] x [B, k, m] -> [B, n, m]; both 3-d with equal batch size.
+Tensor bmm(const Tensor& a, const Tensor& b);
+/// Outer product of two 1-d tensors: [n] x [m] -> [n, m], out[i][j] = a[i] b[j].
+Tensor outer(const Tensor& a, const Tensor& b);
+/// Dot product of two 1-d tensors of equal length (0-d result).
+Tensor dot(const Tensor& a, const Tensor& b);
+
+}  // namespace xgrad

@@ -1,0 +1,187 @@
+// Graph nodes (grad_fn), saved tensors and the helper every op uses to record itself.
+// This header is public so that users can write their own differentiable ops; most will
+// prefer the friendlier API in function.hpp.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "xgrad/autograd/tensor.hpp"
+
+namespace xgrad {
+
+class Node;
+
+/// Where a gradient goes: input slot `input_nr` of node `fn`.
+struct Edge {
+  std::shared_ptr<Node> fn;
+  std::uint32_t input_nr = 0;
+  bool valid() const { return fn != nullptr; }
+};
+
+/// Shape and dtype of one forward output, kept so that missing gradients can be filled
+/// with zeros and returned gradients can be checked.
+struct OutputMeta {
+  Shape shape;
+  Dtype dtype = Dtype::float32;
+};
+
+/// A node of the backward graph. For an op with n forward inputs and m outputs, apply()
+/// takes the m gradients of the outputs and returns n gradients, one per next_edges entry
+/// (undefined where an input needs none).
+class Node : public std::enable_shared_from_this<Node> {
+ public:
+  Node();
+  virtual ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  virtual std::string name() const = 0;
+  virtual std::vector<Tensor> apply(std::vector<Tensor>&& grad_outputs) = 0;
+  /// Frees what backward needs (called after backward unless retain_graph).
+  virtual void release_saved() {}
+  /// Tensor hooks of a leaf, for AccumulateGrad; empty for ordinary nodes.
+  virtual std::vector<TensorHook> leaf_hooks() const { return {}; }
+
+  std::vector<Edge> next_edges;
+  std::vector<OutputMeta> outputs;  // one per forward output
+  /// Hooks registered on non-leaf outputs: (output_nr, id, hook).
+  struct PreHook {
+    std::uint32_t output_nr;
+    std::size_t id;
+    TensorHook fn;
+  };
+  std::vector<PreHook> pre_hooks;
+  /// Creation order; also the forward creation site reported by anomaly mode.
+  std::uint64_t sequence_nr;
+  std::string creation_site;  // filled only under DetectAnomalyGuard
+
+  // Engine bookkeeping (a single backward at a time may run through one graph).
+  std::uint64_t visit_epoch_ = 0;
+  std::uint32_t topo_index_ = 0;
+};
+
+/// Accumulates the incoming gradient into a leaf's .grad().
+class AccumulateGrad final : public Node {
+ public:
+  explicit AccumulateGrad(std::shared_ptr<TensorImpl> variable);
+  std::string name() const override { return "AccumulateGrad"; }
+  std::vector<Tensor> apply(std::vector<Tensor>&& grad_outputs) override;
+  std::vector<TensorHook> leaf_hooks() const override;
+  /// Adds g into variable's grad; `create_graph` keeps the addition differentiable.
+  void accumulate(const Tensor& g, bool create_graph);
+  std::shared_ptr<TensorImpl> variable;
+};
+
+/// A tensor saved for backward. Saving records the storage version; unpacking checks it
+/// and throws if an in-place op changed the tensor in between. Outputs of the node itself
+/// are saved without their grad_fn (no reference cycle) and re-attached on unpacking.
+class SavedTensor {
+ public:
+  SavedTensor() = default;
+  SavedTensor(const Tensor& t, bool is_output);
+  Tensor unpack(const std::shared_ptr<Node>& owner, std::string_view op) const;
+  bool defined() const { return data_.defined(); }
+
+ private:
+  Tensor data_;
+  std::uint64_t version_ = 0;
+  bool is_output_ = false;
+  bool requires_grad_ = false;
+  std::uint32_t output_nr_ = 0;
+};
+
+/// Backward of a recorded op: given the output gradients (never undefined: missing ones are
+/// zero-filled) and the unpacked saved tensors, returns one gradient per forward input
+/// (undefined when that input needs none). Built from differentiable Tensor ops, it gets
+/// second derivatives for free.
+using BackwardFn =
+    std::function<std::vector<Tensor>(const std::vector<Tensor>& grads, const std::vector<Tensor>& saved)>;
+
+/// The node used by every built-in op: a name, saved tensors and a backward lambda.
+class FunctionNode : public Node {
+ public:
+  FunctionNode(std::string name, BackwardFn fn);
+  std::string name() const override { return name_; }
+  std::vector<Tensor> apply(std::vector<Tensor>&& grad_outputs) override;
+  void release_saved() override;
+
+  std::vector<SavedTensor> saved;
+  /// Set for ops whose backward is not itself differentiable (their backward is computed
+  /// directly on the data); a create_graph backward through them throws.
+  bool once_differentiable = false;
+
+ private:
+  std::string name_;
+  BackwardFn fn_;
+  bool released_ = false;
+};
+
+// ---- grad mode ---------------------------------------------------------------------------
+/// True unless a NoGradGuard is alive on this thread.
+bool grad_mode_enabled();
+void set_grad_mode(bool enabled);
+
+/// RAII: turns graph recording off on this thread (like torch::NoGradGuard).
+class NoGradGuard {
+ public:
+  NoGradGuard() : prev_(grad_mode_enabled()) { set_grad_mode(false); }
+  ~NoGradGuard() { set_grad_mode(prev_); }
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
+/// RAII: sets grad mode to `enabled` for the guard's lifetime.
+class GradModeGuard {
+ public:
+  explicit GradModeGuard(bool enabled) : prev_(grad_mode_enabled()) { set_grad_mode(enabled); }
+  ~GradModeGuard() { set_grad_mode(prev_); }
+  GradModeGuard(const GradModeGuard&) = delete;
+  GradModeGuard& operator=(const GradModeGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
+/// RAII: anomaly mode on this thread. Backward checks every gradient a node produces for
+/// NaN/Inf and throws xgrad::Error naming the node and the sequence number of the forward
+/// op that created it.
+class DetectAnomalyGuard {
+ public:
+  DetectAnomalyGuard();
+  ~DetectAnomalyGuard();
+  DetectAnomalyGuard(const DetectAnomalyGuard&) = delete;
+  DetectAnomalyGuard& operator=(const DetectAnomalyGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+bool anomaly_mode_enabled();
+
+// ---- recording helpers (used by ops) --------------------------------------------------------
+/// True when grad mode is on and any of the inputs requires grad.
+bool any_requires_grad(std::initializer_list<const Tensor*> inputs);
+bool any_requires_grad(const std::vector<Tensor>& inputs);
+
+/// The edge a gradient for `t` must flow into: its grad_fn, its leaf accumulator, or an
+/// invalid edge when t does not require grad.
+Edge gradient_edge(const Tensor& t);
+
+/// Records an op: creates a FunctionNode named `name` whose edges point at `inputs`, saves
+/// `to_save` (tensors among `outputs` are saved as outputs), and makes each of `outputs` a
+/// non-leaf with this node as grad_fn. Call only when any_requires_grad(inputs).
+std::shared_ptr<FunctionNode> record(std::string name, const std::vector<Tensor>& inputs,
+                                     const std::vector<Tensor>& outputs, const std::vector<Tensor>& to_save,
+                                     BackwardFn backward);
+
+/// Sums `grad` over broadcast dimensions so it gets `shape` (the one central
+/// broadcast-reduction helper; differentiable).
+Tensor sum_to(const Tensor& grad, const Shape& shape);
+
+}  // namespace xgrad

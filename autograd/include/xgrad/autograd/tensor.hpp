@@ -1,0 +1,277 @@
+// xgrad::Tensor: a cheap handle to a contiguous, row-major, typed buffer plus its autograd
+// identity (requires_grad, grad, grad_fn), like torch::Tensor.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "xgrad/autograd/dtype.hpp"
+
+namespace xgrad {
+
+class Node;
+struct TensorImpl;
+class Tensor;
+
+/// Shared, reference-counted data buffer. Views made by reshape/view/flatten share one
+/// Storage; its version counter is bumped by every in-place op so that backward can detect
+/// a saved tensor that was modified after it was saved.
+struct Storage {
+  explicit Storage(std::size_t nbytes);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  std::byte* data = nullptr;
+  std::size_t nbytes = 0;
+  std::uint64_t version = 0;
+};
+
+/// A gradient hook: sees the gradient flowing into a tensor and may return a replacement
+/// (return an undefined Tensor to keep the gradient unchanged).
+using TensorHook = std::function<Tensor(const Tensor&)>;
+
+/// Options of Tensor::backward and autograd::backward (PyTorch semantics).
+struct BackwardOptions {
+  /// Keep the graph's saved tensors so that backward can run through it again. When false
+  /// (default) they are freed and a second backward through the graph throws.
+  bool retain_graph = false;
+  /// Record the backward pass itself so the gradients can be differentiated again.
+  /// Implies retain_graph.
+  bool create_graph = false;
+  /// When not empty, gradients are accumulated into these tensors' .grad() only.
+  std::vector<Tensor> inputs;
+};
+
+/// A handle to a tensor. Copying a Tensor never copies data. A default-constructed Tensor is
+/// undefined; every op given one throws xgrad::Error.
+///
+/// Ops that PyTorch implements as views: reshape/view/flatten/squeeze/unsqueeze on
+/// contiguous data share storage (in-place writes are visible through both); transpose,
+/// permute, expand, narrow, slice, index_select return copies.
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  // ---- metadata ---------------------------------------------------------------------
+  bool defined() const { return impl_ != nullptr; }
+  const Shape& shape() const;
+  /// Size of dimension d; negative d counts from the end. Throws on an out-of-range d.
+  std::int64_t size(std::int64_t d) const;
+  std::int64_t dim() const;
+  std::int64_t numel() const;
+  Dtype dtype() const;
+  /// "Tensor(shape=[2, 3], dtype=float32)"-style short description used in messages.
+  std::string describe() const;
+
+  // ---- data access ------------------------------------------------------------------
+  /// Raw pointer to the first element; throws if T does not match dtype().
+  template <class T>
+  T* data_ptr() const;
+  /// Zero-copy xtensor view of the data (an xt::xarray_adaptor over the buffer, read and
+  /// write). Defined in <xgrad/autograd/xtensor.hpp>, which pulls in xtensor's headers.
+  template <class T>
+  auto data() const;
+  /// The single element of a 1-element tensor, converted to T. Throws otherwise.
+  template <class T = double>
+  T item() const;
+  /// The elements as a std::vector<T> (copy); T must match dtype().
+  template <class T>
+  std::vector<T> to_vector() const;
+
+  // ---- autograd ---------------------------------------------------------------------
+  bool requires_grad() const;
+  /// Sets requires_grad on a leaf. Throws for int64 tensors and for non-leaves when
+  /// asked to turn it off.
+  Tensor& requires_grad_(bool on = true);
+  /// Accumulated gradient (undefined until a backward reaches this tensor).
+  Tensor grad() const;
+  /// Replaces the accumulated gradient (undefined to clear it).
+  void set_grad(const Tensor& g) const;
+  /// True for tensors created by the user (no grad_fn).
+  bool is_leaf() const;
+  /// The node that created this tensor, null for leaves.
+  const std::shared_ptr<Node>& grad_fn() const;
+  /// Name of grad_fn ("MulBackward", ...), or "" for leaves.
+  std::string grad_fn_name() const;
+  std::uint32_t output_nr() const;
+  /// Make backward fill .grad() of this non-leaf too.
+  void retain_grad() const;
+  bool retains_grad() const;
+  /// Register a gradient hook; returns an id for remove_hook.
+  std::size_t register_hook(TensorHook hook) const;
+  void remove_hook(std::size_t id) const;
+  /// Same data, no history, requires_grad false. Shares storage.
+  Tensor detach() const;
+  /// Computes d(this)/d(leaves) and accumulates it into their .grad(). `gradient` is the
+  /// seed dL/d(this); it may be omitted only for 1-element tensors (then it is 1).
+  /// Throws when this does not require grad, on a non-scalar without a seed, on a seed of
+  /// the wrong shape or dtype, and when the graph was freed by an earlier backward.
+  void backward(const Tensor& gradient = Tensor(), const BackwardOptions& options = {}) const;
+
+  // ---- copies and conversions -------------------------------------------------------
+  /// Deep copy; differentiable (gradient flows back to this).
+  Tensor clone() const;
+  /// Conversion to another dtype; differentiable between floating types. Returns *this
+  /// when the dtype already matches.
+  Tensor to(Dtype d) const;
+  /// Data is always contiguous here; returns *this.
+  Tensor contiguous() const { return *this; }
+
+  // ---- methods mirroring the free functions (see ops headers for the formulas) ------
+  Tensor add(const Tensor& o) const;
+  Tensor sub(const Tensor& o) const;
+  Tensor mul(const Tensor& o) const;
+  Tensor div(const Tensor& o) const;
+  Tensor add(double s) const;
+  Tensor sub(double s) const;
+  Tensor mul(double s) const;
+  Tensor div(double s) const;
+  Tensor neg() const;
+  Tensor pow(double e) const;
+  Tensor pow(const Tensor& e) const;
+  Tensor exp() const;
+  Tensor log() const;
+  Tensor log1p() const;
+  Tensor sqrt() const;
+  Tensor rsqrt() const;
+  Tensor abs() const;
+  Tensor sin() const;
+  Tensor cos() const;
+  Tensor tanh() const;
+  Tensor sigmoid() const;
+  Tensor relu() const;
+  Tensor erf() const;
+  Tensor sign() const;
+  Tensor clamp(std::optional<double> min, std::optional<double> max) const;
+  Tensor eq(const Tensor& o) const;
+  Tensor ne(const Tensor& o) const;
+  Tensor lt(const Tensor& o) const;
+  Tensor le(const Tensor& o) const;
+  Tensor gt(const Tensor& o) const;
+  Tensor ge(const Tensor& o) const;
+
+  Tensor sum() const;
+  Tensor sum(const std::vector<std::int64_t>& dims, bool keepdim = false) const;
+  Tensor mean() const;
+  Tensor mean(const std::vector<std::int64_t>& dims, bool keepdim = false) const;
+  Tensor max() const;
+  Tensor min() const;
+  Tensor argmax(std::optional<std::int64_t> dim = std::nullopt, bool keepdim = false) const;
+  Tensor argmin(std::optional<std::int64_t> dim = std::nullopt, bool keepdim = false) const;
+
+  Tensor reshape(const Shape& s) const;
+  Tensor view(const Shape& s) const;
+  Tensor flatten(std::int64_t start_dim = 0, std::int64_t end_dim = -1) const;
+  Tensor squeeze() const;
+  Tensor squeeze(std::int64_t dim) const;
+  Tensor unsqueeze(std::int64_t dim) const;
+  Tensor transpose(std::int64_t d0, std::int64_t d1) const;
+  Tensor permute(const std::vector<std::int64_t>& dims) const;
+  Tensor t() const;
+  Tensor expand(const Shape& s) const;
+  Tensor narrow(std::int64_t dim, std::int64_t start, std::int64_t length) const;
+  Tensor index_select(std::int64_t dim, const Tensor& index) const;
+  Tensor gather(std::int64_t dim, const Tensor& index) const;
+  Tensor matmul(const Tensor& o) const;
+  Tensor mm(const Tensor& o) const;
+
+  // ---- in-place (bump the version counter; see inplace.hpp) -------------------------
+  Tensor& add_(const Tensor& o, double alpha = 1.0);
+  Tensor& add_(double s);
+  Tensor& sub_(const Tensor& o, double alpha = 1.0);
+  Tensor& sub_(double s);
+  Tensor& mul_(const Tensor& o);
+  Tensor& mul_(double s);
+  Tensor& div_(const Tensor& o);
+  Tensor& div_(double s);
+  Tensor& zero_();
+  Tensor& fill_(double v);
+  Tensor& copy_(const Tensor& src);
+  Tensor& clamp_(std::optional<double> min, std::optional<double> max);
+
+  /// Internal handle (for extenders writing their own ops).
+  const std::shared_ptr<TensorImpl>& impl() const { return impl_; }
+  /// True when both handles point to the same tensor.
+  bool is_same(const Tensor& o) const { return impl_ == o.impl_; }
+
+ private:
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+/// The data and autograd state behind a Tensor handle.
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  Shape shape;
+  std::int64_t numel = 0;
+  Dtype dtype = Dtype::float32;
+  bool requires_grad = false;
+  bool retains_grad = false;
+  std::uint32_t output_nr = 0;
+  std::shared_ptr<Node> grad_fn;
+  Tensor grad;
+  std::weak_ptr<Node> grad_accumulator;  // leaves only, created on demand
+  std::vector<std::pair<std::size_t, TensorHook>> hooks;  // leaves only
+};
+
+// ---- operators ----------------------------------------------------------------------
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator+(const Tensor& a, double s);
+Tensor operator-(const Tensor& a, double s);
+Tensor operator*(const Tensor& a, double s);
+Tensor operator/(const Tensor& a, double s);
+Tensor operator+(double s, const Tensor& a);
+Tensor operator-(double s, const Tensor& a);
+Tensor operator*(double s, const Tensor& a);
+Tensor operator/(double s, const Tensor& a);
+Tensor operator-(const Tensor& a);
+
+/// PyTorch-like repr: "tensor([[1., 2.], [3., 4.]], grad_fn=<AddBackward>)"; large tensors
+/// are summarised with "...". Also available through fmt::format("{}", t).
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
+std::string to_string(const Tensor& t);
+
+// ---- internals shared by ops (declared here so user-defined ops can use them) ----------
+namespace detail {
+/// Throws xgrad::Error("<op>: expected a defined tensor ...") when t is undefined.
+void check_defined(const Tensor& t, std::string_view op);
+/// Allocates a tensor of the given shape and dtype, uninitialised.
+Tensor make_tensor(const Shape& shape, Dtype dtype);
+}  // namespace detail
+
+// ---- template definitions --------------------------------------------------------------
+namespace detail {
+[[noreturn]] void throw_dtype_mismatch(std::string_view op, Dtype got, Dtype want);
+}
+
+template <class T>
+T* Tensor::data_ptr() const {
+  detail::check_defined(*this, "data_ptr");
+  if (impl_->dtype != dtype_of<T>()) detail::throw_dtype_mismatch("data_ptr", impl_->dtype, dtype_of<T>());
+  return reinterpret_cast<T*>(impl_->storage->data);
+}
+
+template <class T>
+std::vector<T> Tensor::to_vector() const {
+  const T* p = data_ptr<T>();
+  return std::vector<T>(p, p + impl_->numel);
+}
+
+}  // namespace xgrad
+
+template <>
+struct fmt::formatter<xgrad::Tensor> : fmt::formatter<std::string_view> {
+  auto format(const xgrad::Tensor& t, fmt::format_context& ctx) const {
+    return fmt::formatter<std::string_view>::format(xgrad::to_string(t), ctx);
+  }
+};

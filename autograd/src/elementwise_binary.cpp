@@ -1,0 +1,167 @@
+// Arithmetic: add, sub, mul, div (tensor-tensor with broadcasting, tensor-scalar), neg, and
+// the operators and Tensor methods for them.
+#include "kernel.hpp"
+#include "xgrad/autograd/elementwise.hpp"
+#include "xgrad/autograd/factories.hpp"
+
+namespace xgrad {
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op) {
+  const std::size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    const std::int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    if (da != db && da != 1 && db != 1)
+      throw Error(fmt::format("{}: shapes {} and {} cannot be broadcast together (dimension {}: {} vs {})", op, a, b, i,
+                              da, db));
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+namespace {
+
+template <class F>
+Tensor binary(const Tensor& a, const Tensor& b, std::string_view op, F f) {
+  detail::check_same_dtype(a, b, op);
+  Shape os = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape(), op);
+  Tensor out = detail::make_tensor(os, a.dtype());
+  detail::dispatch(a.dtype(), [&]<class T>() { detail::binary_kernel<T, T>(a, b, out, f); });
+  return out;
+}
+
+template <class F>
+Tensor scalar_op(const Tensor& a, std::string_view op, F f) {
+  detail::check_defined(a, op);
+  Tensor out = detail::make_tensor(a.shape(), a.dtype());
+  detail::dispatch(a.dtype(), [&]<class T>() { detail::unary_kernel<T, T>(a, out, [&](T x) { return f(x); }); });
+  return out;
+}
+
+using Grads = std::vector<Tensor>;
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  Tensor out = binary(a, b, "add", [](auto x, auto y) { return x + y; });
+  if (any_requires_grad({&a, &b})) {
+    record("AddBackward", {a, b}, {out}, {},
+           [sa = a.shape(), sb = b.shape(), ra = a.requires_grad(), rb = b.requires_grad()](const Grads& g, const Grads&) {
+             return Grads{ra ? sum_to(g[0], sa) : Tensor(), rb ? sum_to(g[0], sb) : Tensor()};
+           });
+  }
+  return out;
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  Tensor out = binary(a, b, "sub", [](auto x, auto y) { return x - y; });
+  if (any_requires_grad({&a, &b})) {
+    record("SubBackward", {a, b}, {out}, {},
+           [sa = a.shape(), sb = b.shape(), ra = a.requires_grad(), rb = b.requires_grad()](const Grads& g, const Grads&) {
+             return Grads{ra ? sum_to(g[0], sa) : Tensor(), rb ? sum_to(neg(g[0]), sb) : Tensor()};
+           });
+  }
+  return out;
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor out = binary(a, b, "mul", [](auto x, auto y) { return x * y; });
+  if (any_requires_grad({&a, &b})) {
+    const bool ra = a.requires_grad(), rb = b.requires_grad();
+    // d(ab)/da = b, d(ab)/db = a: each side saves only what the other's gradient needs.
+    record("MulBackward", {a, b}, {out}, {rb ? a : Tensor(), ra ? b : Tensor()},
+           [ra, rb, sa = a.shape(), sb = b.shape()](const Grads& g, const Grads& s) {
+             return Grads{ra ? sum_to(mul(g[0], s[1]), sa) : Tensor(), rb ? sum_to(mul(g[0], s[0]), sb) : Tensor()};
+           });
+  }
+  return out;
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  Tensor out = binary(a, b, "div", [](auto x, auto y) { return x / y; });
+  if (any_requires_grad({&a, &b})) {
+    const bool ra = a.requires_grad(), rb = b.requires_grad();
+    // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2.
+    record("DivBackward", {a, b}, {out}, {rb ? a : Tensor(), b},
+           [ra, rb, sa = a.shape(), sb = b.shape()](const Grads& g, const Grads& s) {
+             return Grads{ra ? sum_to(div(g[0], s[1]), sa) : Tensor(),
+                          rb ? sum_to(neg(div(mul(g[0], s[0]), mul(s[1], s[1]))), sb) : Tensor()};
+           });
+  }
+  return out;
+}
+
+Tensor add(const Tensor& a, double s) {
+  Tensor out = scalar_op(a, "add", [s]<class T>(T x) { return static_cast<T>(x + static_cast<T>(s)); });
+  if (any_requires_grad({&a}))
+    record("AddBackward", {a}, {out}, {}, [](const Grads& g, const Grads&) { return Grads{g[0]}; });
+  return out;
+}
+
+Tensor sub(const Tensor& a, double s) { return add(a, -s); }
+
+Tensor mul(const Tensor& a, double s) {
+  Tensor out = scalar_op(a, "mul", [s]<class T>(T x) { return static_cast<T>(x * static_cast<T>(s)); });
+  if (any_requires_grad({&a}))
+    record("MulBackward", {a}, {out}, {}, [s](const Grads& g, const Grads&) { return Grads{mul(g[0], s)}; });
+  return out;
+}
+
+Tensor div(const Tensor& a, double s) {
+  Tensor out = scalar_op(a, "div", [s]<class T>(T x) { return static_cast<T>(x / static_cast<T>(s)); });
+  if (any_requires_grad({&a}))
+    record("DivBackward", {a}, {out}, {}, [s](const Grads& g, const Grads&) { return Grads{div(g[0], s)}; });
+  return out;
+}
+
+Tensor rsub(const Tensor& a, double s) {
+  Tensor out = scalar_op(a, "rsub", [s]<class T>(T x) { return static_cast<T>(static_cast<T>(s) - x); });
+  if (any_requires_grad({&a}))
+    record("RsubBackward", {a}, {out}, {}, [](const Grads& g, const Grads&) { return Grads{neg(g[0])}; });
+  return out;
+}
+
+Tensor rdiv(const Tensor& a, double s) {
+  Tensor out = scalar_op(a, "rdiv", [s]<class T>(T x) { return static_cast<T>(static_cast<T>(s) / x); });
+  if (any_requires_grad({&a})) {
+    // d(s/a)/da = -s/a^2 = -out/a.
+    record("RdivBackward", {a}, {out}, {a, out}, [](const Grads& g, const Grads& sv) {
+      return Grads{neg(div(mul(g[0], sv[1]), sv[0]))};
+    });
+  }
+  return out;
+}
+
+Tensor neg(const Tensor& a) {
+  Tensor out = scalar_op(a, "neg", []<class T>(T x) { return static_cast<T>(-x); });
+  if (any_requires_grad({&a}))
+    record("NegBackward", {a}, {out}, {}, [](const Grads& g, const Grads&) { return Grads{neg(g[0])}; });
+  return out;
+}
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator+(const Tensor& a, double s) { return add(a, s); }
+Tensor operator-(const Tensor& a, double s) { return sub(a, s); }
+Tensor operator*(const Tensor& a, double s) { return mul(a, s); }
+Tensor operator/(const Tensor& a, double s) { return div(a, s); }
+Tensor operator+(double s, const Tensor& a) { return add(a, s); }
+Tensor operator-(double s, const Tensor& a) { return rsub(a, s); }
+Tensor operator*(double s, const Tensor& a) { return mul(a, s); }
+Tensor operator/(double s, const Tensor& a) { return rdiv(a, s); }
+Tensor operator-(const Tensor& a) { return neg(a); }
+
+Tensor Tensor::add(const Tensor& o) const { return xgrad::add(*this, o); }
+Tensor Tensor::sub(const Tensor& o) const { return xgrad::sub(*this, o); }
+Tensor Tensor::mul(const Tensor& o) const { return xgrad::mul(*this, o); }
+Tensor Tensor::div(const Tensor& o) const { return xgrad::div(*this, o); }
+Tensor Tensor::add(double s) const { return xgrad::add(*this, s); }
+Tensor Tensor::sub(double s) const { return xgrad::sub(*this, s); }
+Tensor Tensor::mul(double s) const { return xgrad::mul(*this, s); }
+Tensor Tensor::div(double s) const { return xgrad::div(*this, s); }
+Tensor Tensor::neg() const { return xgrad::neg(*this); }
+
+}  // namespace xgrad

@@ -1,0 +1,183 @@
+// Comparisons (eq ne lt le gt ge, their operators and Tensor methods), sign, maximum/minimum
+// and where.
+#include <cmath>
+#include <functional>
+
+#include "kernel.hpp"
+#include "xgrad/autograd/elementwise.hpp"
+#include "xgrad/autograd/factories.hpp"
+
+namespace xgrad {
+
+namespace {
+
+using Grads = std::vector<Tensor>;
+
+// 1/0 in the inputs' dtype for cmp(a, b), with broadcasting. Never recorded.
+template <class Cmp>
+Tensor compare(const Tensor& a, const Tensor& b, std::string_view op, Cmp cmp) {
+  detail::check_same_dtype(a, b, op);
+  const Shape os = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape(), op);
+  Tensor out = detail::make_tensor(os, a.dtype());
+  detail::dispatch(a.dtype(), [&]<class T>() {
+    detail::binary_kernel<T, T>(a, b, out, [&](T x, T y) { return cmp(x, y) ? T(1) : T(0); });
+  });
+  return out;
+}
+
+// Tensor-scalar comparison. Floating tensors compare against s converted to their dtype;
+// int64 tensors compare in double, so that `i < 0.5` means what it says.
+template <class Cmp>
+Tensor compare(const Tensor& a, double s, std::string_view op, Cmp cmp) {
+  detail::check_defined(a, op);
+  Tensor out = detail::make_tensor(a.shape(), a.dtype());
+  detail::dispatch(a.dtype(), [&]<class T>() {
+    if constexpr (std::is_floating_point_v<T>) {
+      const T st = static_cast<T>(s);
+      detail::unary_kernel<T, T>(a, out, [&](T x) { return cmp(x, st) ? T(1) : T(0); });
+    } else {
+      detail::unary_kernel<T, T>(a, out, [&](T x) { return cmp(static_cast<double>(x), s) ? T(1) : T(0); });
+    }
+  });
+  return out;
+}
+
+// Gradient share of the first operand of maximum (greater = true) or minimum: 1 where it
+// wins, 1/2 on ties, 0 where it loses. NaN compares neither way and gets the full gradient,
+// like PyTorch's where(a == b, g / 2, g).masked_fill_(a < b, 0). Not recorded: the weights
+// are piecewise constant in the inputs.
+Tensor extremum_weight(const Tensor& x, const Tensor& y, bool greater) {
+  const Shape os = broadcast_shapes(x.shape(), y.shape());
+  Tensor w = detail::make_tensor(os, x.dtype());
+  detail::dispatch(x.dtype(), [&]<class T>() {
+    detail::binary_kernel<T, T>(x, y, w, [greater](T p, T q) {
+      if (greater ? p < q : p > q) return T(0);
+      return p == q ? T(0.5) : T(1);
+    });
+  });
+  return w;
+}
+
+Tensor extremum(const Tensor& a, const Tensor& b, bool greater) {
+  const std::string_view op = greater ? "maximum" : "minimum";
+  detail::check_same_dtype(a, b, op);
+  const Shape os = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape(), op);
+  Tensor out = detail::make_tensor(os, a.dtype());
+  detail::dispatch(a.dtype(), [&]<class T>() {
+    // x != x is NaN (never true for int64): NaN propagates, like PyTorch.
+    detail::binary_kernel<T, T>(a, b, out, [greater](T x, T y) {
+      if (x != x) return x;
+      if (y != y) return y;
+      return (greater ? x < y : x > y) ? y : x;
+    });
+  });
+  if (any_requires_grad({&a, &b})) {
+    const bool ra = a.requires_grad(), rb = b.requires_grad();
+    record(greater ? "MaximumBackward" : "MinimumBackward", {a, b}, {out}, {a, b},
+           [greater, ra, rb, sa = a.shape(), sb = b.shape()](const Grads& g, const Grads& s) {
+             return Grads{ra ? sum_to(mul(g[0], extremum_weight(s[0], s[1], greater)), sa) : Tensor(),
+                          rb ? sum_to(mul(g[0], extremum_weight(s[1], s[0], greater)), sb) : Tensor()};
+           });
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor eq(const Tensor& a, const Tensor& b) { return compare(a, b, "eq", std::equal_to<>()); }
+Tensor ne(const Tensor& a, const Tensor& b) { return compare(a, b, "ne", std::not_equal_to<>()); }
+Tensor lt(const Tensor& a, const Tensor& b) { return compare(a, b, "lt", std::less<>()); }
+Tensor le(const Tensor& a, const Tensor& b) { return compare(a, b, "le", std::less_equal<>()); }
+Tensor gt(const Tensor& a, const Tensor& b) { return compare(a, b, "gt", std::greater<>()); }
+Tensor ge(const Tensor& a, const Tensor& b) { return compare(a, b, "ge", std::greater_equal<>()); }
+Tensor eq(const Tensor& a, double s) { return compare(a, s, "eq", std::equal_to<>()); }
+Tensor ne(const Tensor& a, double s) { return compare(a, s, "ne", std::not_equal_to<>()); }
+Tensor lt(const Tensor& a, double s) { return compare(a, s, "lt", std::less<>()); }
+Tensor le(const Tensor& a, double s) { return compare(a, s, "le", std::less_equal<>()); }
+Tensor gt(const Tensor& a, double s) { return compare(a, s, "gt", std::greater<>()); }
+Tensor ge(const Tensor& a, double s) { return compare(a, s, "ge", std::greater_equal<>()); }
+
+Tensor sign(const Tensor& a) {
+  detail::check_defined(a, "sign");
+  Tensor out = detail::make_tensor(a.shape(), a.dtype());
+  // (0 < x) - (x < 0): 0 for 0 and for NaN.
+  detail::dispatch(a.dtype(), [&]<class T>() {
+    detail::unary_kernel<T, T>(a, out, [](T x) { return static_cast<T>((T(0) < x) - (x < T(0))); });
+  });
+  return out;
+}
+
+Tensor maximum(const Tensor& a, const Tensor& b) { return extremum(a, b, true); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return extremum(a, b, false); }
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  detail::check_defined(cond, "where");
+  detail::check_same_dtype(a, b, "where");
+  Shape os = broadcast_shapes(a.shape(), b.shape(), "where");
+  if (cond.shape() != os) {
+    try {
+      os = broadcast_shapes(cond.shape(), os, "where");
+    } catch (const Error&) {
+      throw Error(fmt::format("where: condition of shape {} cannot be broadcast with operands of shapes {} and {}",
+                              cond.shape(), a.shape(), b.shape()));
+    }
+  }
+  Tensor out = detail::make_tensor(os, a.dtype());
+  detail::dispatch(cond.dtype(), [&]<class C>() {
+    detail::dispatch(a.dtype(), [&]<class T>() {
+      const C* pc = cond.data_ptr<C>();
+      const T* pa = a.data_ptr<T>();
+      const T* pb = b.data_ptr<T>();
+      T* po = out.data_ptr<T>();
+      if (cond.shape() == os && a.shape() == os && b.shape() == os) {
+        detail::parallel_for(out.numel(), detail::kGrain, [&](std::int64_t s, std::int64_t e) {
+          for (std::int64_t i = s; i < e; ++i) po[i] = pc[i] != C(0) ? pa[i] : pb[i];
+        });
+        return;
+      }
+      std::array<std::vector<std::int64_t>, 3> st{detail::broadcast_strides(cond.shape(), os),
+                                                  detail::broadcast_strides(a.shape(), os),
+                                                  detail::broadcast_strides(b.shape(), os)};
+      detail::broadcast_rows<3>(os, st,
+                                [&](std::int64_t o, const std::array<std::int64_t, 3>& off, std::int64_t len,
+                                    const std::array<std::int64_t, 3>& is) {
+                                  for (std::int64_t j = 0; j < len; ++j)
+                                    po[o + j] = pc[off[0] + j * is[0]] != C(0) ? pa[off[1] + j * is[1]]
+                                                                               : pb[off[2] + j * is[2]];
+                                });
+    });
+  });
+  if (any_requires_grad({&a, &b})) {
+    // The gradient is routed, not scaled: g where cond to a, g elsewhere to b. cond itself gets
+    // none (it is not an input of the node).
+    const bool ra = a.requires_grad(), rb = b.requires_grad();
+    record("WhereBackward", {a, b}, {out}, {cond},
+           [ra, rb, sa = a.shape(), sb = b.shape()](const Grads& g, const Grads& s) {
+             const Tensor zero = scalar_tensor(0.0, dtype(g[0].dtype()));
+             return Grads{ra ? sum_to(where(s[0], g[0], zero), sa) : Tensor(),
+                          rb ? sum_to(where(s[0], zero, g[0]), sb) : Tensor()};
+           });
+  }
+  return out;
+}
+
+Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
+Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }
+Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
+Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
+Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
+Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
+Tensor operator<(const Tensor& a, double s) { return lt(a, s); }
+Tensor operator<=(const Tensor& a, double s) { return le(a, s); }
+Tensor operator>(const Tensor& a, double s) { return gt(a, s); }
+Tensor operator>=(const Tensor& a, double s) { return ge(a, s); }
+
+Tensor Tensor::sign() const { return xgrad::sign(*this); }
+Tensor Tensor::eq(const Tensor& o) const { return xgrad::eq(*this, o); }
+Tensor Tensor::ne(const Tensor& o) const { return xgrad::ne(*this, o); }
+Tensor Tensor::lt(const Tensor& o) const { return xgrad::lt(*this, o); }
+Tensor Tensor::le(const Tensor& o) const { return xgrad::le(*this, o); }
+Tensor Tensor::gt(const Tensor& o) const { return xgrad::gt(*this, o); }
+Tensor Tensor::ge(const Tensor& o) const { return xgrad::ge(*this, o); }
+
+}  // namespace xgrad

@@ -1,0 +1,241 @@
+// Unary math (exp, log, ..., tanh, sigmoid, relu, erf), pow, abs and clamp, and the Tensor
+// methods for them. Comparisons, sign, maximum/minimum and where live in
+// elementwise_compare.cpp.
+#include <cmath>
+#include <numbers>
+
+#include "kernel.hpp"
+#include "xgrad/autograd/elementwise.hpp"
+#include "xgrad/autograd/factories.hpp"
+
+namespace xgrad {
+
+namespace {
+
+using Grads = std::vector<Tensor>;
+
+// out[i] = f(a[i]) for floating a (int64 throws naming op).
+template <class F>
+Tensor unary_floating(const Tensor& a, std::string_view op, F f) {
+  detail::check_defined(a, op);
+  Tensor out = detail::make_tensor(a.shape(), a.dtype());
+  detail::dispatch_floating(a, op, [&]<class T>() { detail::unary_kernel<T, T>(a, out, [&](T x) { return f(x); }); });
+  return out;
+}
+
+// out[i] = f(a[i]) for any dtype.
+template <class F>
+Tensor unary_any(const Tensor& a, std::string_view op, F f) {
+  detail::check_defined(a, op);
+  Tensor out = detail::make_tensor(a.shape(), a.dtype());
+  detail::dispatch(a.dtype(), [&]<class T>() { detail::unary_kernel<T, T>(a, out, [&](T x) { return f(x); }); });
+  return out;
+}
+
+Tensor zero_scalar(Dtype d) { return scalar_tensor(0.0, dtype(d)); }
+
+}  // namespace
+
+Tensor pow(const Tensor& a, double e) {
+  // Common exponents get their exact, faster forms (chosen once, outside the loop).
+  Tensor out;
+  if (e == 2.0)
+    out = unary_floating(a, "pow", []<class T>(T x) { return x * x; });
+  else if (e == 1.0)
+    out = unary_floating(a, "pow", []<class T>(T x) { return x; });
+  else if (e == 0.5)
+    out = unary_floating(a, "pow", []<class T>(T x) { return std::sqrt(x); });
+  else
+    out = unary_floating(a, "pow", [e]<class T>(T x) { return std::pow(x, static_cast<T>(e)); });
+  if (any_requires_grad({&a})) {
+    // d(a^e)/da = e a^(e-1); exactly zero for e == 0 (PyTorch), even where a^(-1) is inf.
+    record("PowBackward", {a}, {out}, {a}, [e](const Grads& g, const Grads& s) {
+      if (e == 0.0) return Grads{zeros_like(g[0])};
+      return Grads{mul(g[0], mul(pow(s[0], e - 1.0), e))};
+    });
+  }
+  return out;
+}
+
+Tensor pow(const Tensor& a, const Tensor& b) {
+  detail::check_same_dtype(a, b, "pow");
+  const Shape os = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape(), "pow");
+  Tensor out = detail::make_tensor(os, a.dtype());
+  detail::dispatch_floating(
+      a, "pow", [&]<class T>() { detail::binary_kernel<T, T>(a, b, out, [](T x, T y) { return std::pow(x, y); }); });
+  if (any_requires_grad({&a, &b})) {
+    const bool ra = a.requires_grad(), rb = b.requires_grad();
+    // d(a^b)/da = b a^(b-1); d(a^b)/db = a^b ln a, taken as 0 where a == 0 (0 * -inf would be NaN).
+    record("PowBackward", {a, b}, {out}, {a, ra ? b : Tensor(), rb ? out : Tensor()},
+           [ra, rb, sa = a.shape(), sb = b.shape()](const Grads& g, const Grads& s) {
+             Tensor ga, gb;
+             if (ra) ga = sum_to(mul(g[0], mul(s[1], pow(s[0], sub(s[1], 1.0)))), sa);
+             if (rb) {
+               Tensor d = mul(g[0], mul(s[2], log(s[0])));
+               gb = sum_to(where(eq(s[0], 0.0), zero_scalar(d.dtype()), d), sb);
+             }
+             return Grads{ga, gb};
+           });
+  }
+  return out;
+}
+
+Tensor exp(const Tensor& a) {
+  Tensor out = unary_floating(a, "exp", []<class T>(T x) { return std::exp(x); });
+  if (any_requires_grad({&a})) {
+    // d(e^a)/da = e^a = out.
+    record("ExpBackward", {a}, {out}, {out}, [](const Grads& g, const Grads& s) { return Grads{mul(g[0], s[0])}; });
+  }
+  return out;
+}
+
+Tensor log(const Tensor& a) {
+  Tensor out = unary_floating(a, "log", []<class T>(T x) { return std::log(x); });
+  if (any_requires_grad({&a})) {
+    // d(ln a)/da = 1/a.
+    record("LogBackward", {a}, {out}, {a}, [](const Grads& g, const Grads& s) { return Grads{div(g[0], s[0])}; });
+  }
+  return out;
+}
+
+Tensor log1p(const Tensor& a) {
+  Tensor out = unary_floating(a, "log1p", []<class T>(T x) { return std::log1p(x); });
+  if (any_requires_grad({&a})) {
+    // d(ln(1 + a))/da = 1/(1 + a).
+    record("Log1pBackward", {a}, {out}, {a},
+           [](const Grads& g, const Grads& s) { return Grads{div(g[0], add(s[0], 1.0))}; });
+  }
+  return out;
+}
+
+Tensor sqrt(const Tensor& a) {
+  Tensor out = unary_floating(a, "sqrt", []<class T>(T x) { return std::sqrt(x); });
+  if (any_requires_grad({&a})) {
+    // d(sqrt a)/da = 1/(2 sqrt a) = 1/(2 out).
+    record("SqrtBackward", {a}, {out}, {out},
+           [](const Grads& g, const Grads& s) { return Grads{div(g[0], mul(s[0], 2.0))}; });
+  }
+  return out;
+}
+
+Tensor rsqrt(const Tensor& a) {
+  Tensor out = unary_floating(a, "rsqrt", []<class T>(T x) { return T(1) / std::sqrt(x); });
+  if (any_requires_grad({&a})) {
+    // d(a^(-1/2))/da = -1/2 a^(-3/2) = -1/2 out^3.
+    record("RsqrtBackward", {a}, {out}, {out},
+           [](const Grads& g, const Grads& s) { return Grads{mul(g[0], mul(pow(s[0], 3.0), -0.5))}; });
+  }
+  return out;
+}
+
+Tensor abs(const Tensor& a) {
+  Tensor out = unary_any(a, "abs", []<class T>(T x) { return x < T(0) ? static_cast<T>(-x) : x; });
+  if (any_requires_grad({&a})) {
+    // d|a|/da = sign(a), 0 at a == 0 (PyTorch's choice of subgradient).
+    record("AbsBackward", {a}, {out}, {a}, [](const Grads& g, const Grads& s) { return Grads{mul(g[0], sign(s[0]))}; });
+  }
+  return out;
+}
+
+Tensor sin(const Tensor& a) {
+  Tensor out = unary_floating(a, "sin", []<class T>(T x) { return std::sin(x); });
+  if (any_requires_grad({&a})) {
+    // d(sin a)/da = cos a.
+    record("SinBackward", {a}, {out}, {a}, [](const Grads& g, const Grads& s) { return Grads{mul(g[0], cos(s[0]))}; });
+  }
+  return out;
+}
+
+Tensor cos(const Tensor& a) {
+  Tensor out = unary_floating(a, "cos", []<class T>(T x) { return std::cos(x); });
+  if (any_requires_grad({&a})) {
+    // d(cos a)/da = -sin a.
+    record("CosBackward", {a}, {out}, {a},
+           [](const Grads& g, const Grads& s) { return Grads{neg(mul(g[0], sin(s[0])))}; });
+  }
+  return out;
+}
+
+Tensor tanh(const Tensor& a) {
+  Tensor out = unary_floating(a, "tanh", []<class T>(T x) { return std::tanh(x); });
+  if (any_requires_grad({&a})) {
+    // d(tanh a)/da = 1 - tanh^2 a = 1 - out^2.
+    record("TanhBackward", {a}, {out}, {out},
+           [](const Grads& g, const Grads& s) { return Grads{mul(g[0], rsub(mul(s[0], s[0]), 1.0))}; });
+  }
+  return out;
+}
+
+Tensor sigmoid(const Tensor& a) {
+  // NOTE: 1/(1 + e^-x) saturates cleanly: e^-x = inf gives 0, never NaN.
+  Tensor out = unary_floating(a, "sigmoid", []<class T>(T x) { return T(1) / (T(1) + std::exp(-x)); });
+  if (any_requires_grad({&a})) {
+    // d(s)/da = s (1 - s), with s = out.
+    record("SigmoidBackward", {a}, {out}, {out},
+           [](const Grads& g, const Grads& s) { return Grads{mul(g[0], mul(s[0], rsub(s[0], 1.0)))}; });
+  }
+  return out;
+}
+
+Tensor relu(const Tensor& a) {
+  // x < 0 ? 0 : x keeps NaN (like PyTorch) and vectorises.
+  Tensor out = unary_any(a, "relu", []<class T>(T x) { return x < T(0) ? T(0) : x; });
+  if (any_requires_grad({&a})) {
+    // NOTE: d(relu a)/da = 1 where a > 0, else 0 (0 at a == 0). out > 0 exactly where a > 0, so the
+    // output is saved instead of the input.
+    record("ReluBackward", {a}, {out}, {out},
+           [](const Grads& g, const Grads& s) { return Grads{mul(g[0], gt(s[0], 0.0))}; });
+  }
+  return out;
+}
+
+Tensor erf(const Tensor& a) {
+  Tensor out = unary_floating(a, "erf", []<class T>(T x) { return std::erf(x); });
+  if (any_requires_grad({&a})) {
+    // d(erf a)/da = 2/sqrt(pi) e^(-a^2).
+    record("ErfBackward", {a}, {out}, {a}, [](const Grads& g, const Grads& s) {
+      return Grads{mul(g[0], mul(exp(neg(mul(s[0], s[0]))), std::numbers::inv_sqrtpi * 2.0))};
+    });
+  }
+  return out;
+}
+
+Tensor clamp(const Tensor& a, std::optional<double> lo, std::optional<double> hi) {
+  detail::check_defined(a, "clamp");
+  if (!lo && !hi)
+    throw Error(fmt::format("clamp: at least one of min and max must be given (tensor of shape {})", a.shape()));
+  // min(max(a, lo), hi): with lo > hi every element becomes hi (PyTorch). NaN passes through.
+  Tensor out = unary_any(a, "clamp", [lo, hi]<class T>(T x) {
+    if (lo && x < static_cast<T>(*lo)) x = static_cast<T>(*lo);
+    if (hi && x > static_cast<T>(*hi)) x = static_cast<T>(*hi);
+    return x;
+  });
+  if (any_requires_grad({&a})) {
+    // d/da = 1 where lo <= a <= hi (bounds included, like PyTorch), else 0.
+    record("ClampBackward", {a}, {out}, {a}, [lo, hi](const Grads& g, const Grads& s) {
+      Tensor m;
+      if (lo) m = ge(s[0], *lo);
+      if (hi) m = m.defined() ? mul(m, le(s[0], *hi)) : le(s[0], *hi);
+      return Grads{mul(g[0], m)};
+    });
+  }
+  return out;
+}
+
+Tensor Tensor::pow(double e) const { return xgrad::pow(*this, e); }
+Tensor Tensor::pow(const Tensor& e) const { return xgrad::pow(*this, e); }
+Tensor Tensor::exp() const { return xgrad::exp(*this); }
+Tensor Tensor::log() const { return xgrad::log(*this); }
+Tensor Tensor::log1p() const { return xgrad::log1p(*this); }
+Tensor Tensor::sqrt() const { return xgrad::sqrt(*this); }
+Tensor Tensor::rsqrt() const { return xgrad::rsqrt(*this); }
+Tensor Tensor::abs() const { return xgrad::abs(*this); }
+Tensor Tensor::sin() const { return xgrad::sin(*this); }
+Tensor Tensor::cos() const { return xgrad::cos(*this); }
+Tensor Tensor::tanh() const { return xgrad::tanh(*this); }
+Tensor Tensor::sigmoid() const { return xgrad::sigmoid(*this); }
+Tensor Tensor::relu() const { return xgrad::relu(*this); }
+Tensor Tensor::erf() const { return xgrad::erf(*this); }
+Tensor Tensor::clamp(std::optional<double> lo, std::optional<double> hi) const { return xgrad::clamp(*this, lo, hi); }
+
+}  // namespace xgrad

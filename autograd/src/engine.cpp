@@ -1,0 +1,236 @@
+// The reverse-mode engine: an iterative DFS gives a topological order (no recursion, so a
+// chain of 100,000 ops cannot overflow the stack); nodes then run in that order, each one
+// after every node that feeds it a gradient.
+#include <atomic>
+#include <cmath>
+#include <unordered_map>
+
+#include "kernel.hpp"
+#include "xgrad/autograd/autograd.hpp"
+#include "xgrad/autograd/factories.hpp"
+
+namespace xgrad::autograd {
+
+namespace {
+
+std::atomic<std::uint64_t> g_epoch{1};
+
+struct Target {
+  Node* node;
+  std::uint32_t output_nr;
+};
+
+void check_finite(const Tensor& g, const Node& n, std::size_t i) {
+  bool bad = false;
+  detail::dispatch(g.dtype(), [&]<class T>() {
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* p = g.data_ptr<T>();
+      for (std::int64_t k = 0; k < g.numel() && !bad; ++k) bad = !std::isfinite(p[k]);
+    }
+  });
+  if (bad)
+    throw Error(fmt::format("anomaly detected: {} returned NaN or Inf values in its gradient #{} (shape {}); the node "
+                            "was created by {}",
+                            n.name(), i, g.shape(), n.creation_site.empty() ? "an op recorded before anomaly mode" : n.creation_site));
+}
+
+// Runs the graph below `roots`. With no targets every leaf reached accumulates into .grad();
+// with targets, the gradients arriving at them are returned and no .grad() is touched.
+std::vector<Tensor> run(const std::vector<Edge>& roots, std::vector<Tensor> root_grads, bool keep_graph,
+                        bool create_graph, const std::vector<Target>& targets) {
+  const std::uint64_t epoch = g_epoch.fetch_add(1);
+  const bool capture = !targets.empty();
+
+  // ---- iterative post-order DFS ----
+  std::vector<Node*> post;
+  std::vector<std::pair<Node*, std::size_t>> stack;
+  for (const Edge& r : roots) {
+    Node* n = r.fn.get();
+    if (n->visit_epoch_ == epoch) continue;
+    n->visit_epoch_ = epoch;
+    stack.emplace_back(n, 0);
+    while (!stack.empty()) {
+      auto& [node, child] = stack.back();
+      if (child < node->next_edges.size()) {
+        Node* c = node->next_edges[child++].fn.get();
+        if (c && c->visit_epoch_ != epoch) {
+          c->visit_epoch_ = epoch;
+          stack.emplace_back(c, 0);
+        }
+      } else {
+        post.push_back(node);
+        stack.pop_back();
+      }
+    }
+  }
+  const std::size_t n_nodes = post.size();
+  // post-order lists children first; topo index 0 = last finished = a root.
+  for (std::size_t i = 0; i < n_nodes; ++i) post[i]->topo_index_ = static_cast<std::uint32_t>(n_nodes - 1 - i);
+
+  // exec[i]: node with topo index i must run (always, unless we only capture targets).
+  std::vector<char> exec(n_nodes, capture ? 0 : 1);
+  std::unordered_map<Node*, std::vector<std::pair<std::uint32_t, std::size_t>>> target_slots;
+  if (capture) {
+    for (std::size_t t = 0; t < targets.size(); ++t) target_slots[targets[t].node].emplace_back(targets[t].output_nr, t);
+    for (Node* n : post) {  // children first
+      bool needed = false;
+      for (const Edge& e : n->next_edges)
+        if (e.fn && e.fn->visit_epoch_ == epoch &&
+            (exec[e.fn->topo_index_] || target_slots.count(e.fn.get())))
+          needed = true;
+      exec[n->topo_index_] = needed;
+    }
+  }
+
+  std::vector<std::vector<Tensor>> buffers(n_nodes);
+  for (Node* n : post) buffers[n->topo_index_].resize(n->outputs.empty() ? 1 : n->outputs.size());
+  for (std::size_t i = 0; i < roots.size(); ++i) {
+    auto& slot = buffers[roots[i].fn->topo_index_][roots[i].input_nr];
+    slot = slot.defined() ? slot + root_grads[i] : root_grads[i];
+  }
+
+  std::vector<Tensor> captured(targets.size());
+  GradModeGuard mode(create_graph);
+  const bool anomaly = anomaly_mode_enabled();
+  for (std::size_t idx = n_nodes; idx-- > 0;) {
+    Node* n = post[idx];
+    auto& buf = buffers[n->topo_index_];
+    bool any = false;
+    for (const Tensor& g : buf) any = any || g.defined();
+    if (!any) continue;
+
+    for (const auto& h : n->pre_hooks) {
+      Tensor& g = buf[h.output_nr];
+      if (!g.defined()) continue;
+      Tensor r = h.fn(g);
+      if (r.defined()) g = r;
+    }
+    for (const auto& h : n->leaf_hooks()) {
+      Tensor r = h(buf[0]);
+      if (r.defined()) buf[0] = r;
+    }
+    if (capture) {
+      auto it = target_slots.find(n);
+      if (it != target_slots.end())
+        for (auto [output_nr, t] : it->second) captured[t] = buf[output_nr];
+    }
+    if (!exec[n->topo_index_]) continue;
+
+    if (auto* acc = dynamic_cast<AccumulateGrad*>(n)) {
+      acc->accumulate(buf[0], create_graph);
+      continue;
+    }
+    std::vector<Tensor> grads = n->apply(std::move(buf));
+    if (grads.size() != n->next_edges.size())
+      throw Error(fmt::format("{}: backward returned {} gradients but the op has {} inputs", n->name(), grads.size(),
+                              n->next_edges.size()));
+    for (std::size_t i = 0; i < grads.size(); ++i) {
+      const Edge& e = n->next_edges[i];
+      Tensor& g = grads[i];
+      if (!g.defined() || !e.fn) continue;
+      const OutputMeta& meta = e.fn->outputs[e.input_nr];
+      if (g.shape() != meta.shape || g.dtype() != meta.dtype)
+        throw Error(fmt::format("{}: backward returned an invalid gradient for input {}: got shape {} {} but expected "
+                                "shape {} {}",
+                                n->name(), i, g.shape(), g.dtype(), meta.shape, meta.dtype));
+      if (anomaly) check_finite(g, *n, i);
+      Tensor& slot = buffers[e.fn->topo_index_][e.input_nr];
+      slot = slot.defined() ? slot + g : std::move(g);
+    }
+    if (!keep_graph) n->release_saved();
+  }
+  return captured;
+}
+
+// Roots and seeds for backward/grad; validates the seeds.
+void make_roots(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs, std::string_view op,
+                std::vector<Edge>& roots, std::vector<Tensor>& grads) {
+  if (outputs.empty()) throw Error(fmt::format("{}: no outputs given", op));
+  if (!grad_outputs.empty() && grad_outputs.size() != outputs.size())
+    throw Error(fmt::format("{}: got {} outputs but {} grad_outputs", op, outputs.size(), grad_outputs.size()));
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const Tensor& out = outputs[i];
+    detail::check_defined(out, op);
+    if (!out.requires_grad())
+      throw Error(fmt::format("{}: element {} of tensors does not require grad and does not have a grad_fn ({})", op, i,
+                              out.describe()));
+    Tensor seed = i < grad_outputs.size() ? grad_outputs[i] : Tensor();
+    if (!seed.defined()) {
+      if (out.numel() != 1)
+        throw Error(fmt::format("{}: grad can be implicitly created only for scalar outputs, got output of shape {}; "
+                                "pass a gradient of that shape",
+                                op, out.shape()));
+      seed = ones_like(out);
+    } else if (seed.shape() != out.shape() || seed.dtype() != out.dtype()) {
+      throw Error(fmt::format("{}: mismatch in shape: grad_output {} has shape {} {} but output has shape {} {}", op, i,
+                              seed.shape(), seed.dtype(), out.shape(), out.dtype()));
+    }
+    roots.push_back(gradient_edge(out));
+    grads.push_back(seed);
+  }
+}
+
+}  // namespace
+
+void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
+              const BackwardOptions& options) {
+  std::vector<Edge> roots;
+  std::vector<Tensor> seeds;
+  make_roots(outputs, grad_outputs, "backward", roots, seeds);
+  const bool keep = options.retain_graph || options.create_graph;
+  if (options.inputs.empty()) {
+    run(roots, std::move(seeds), keep, options.create_graph, {});
+    return;
+  }
+  std::vector<Target> targets;
+  for (const Tensor& in : options.inputs) {
+    detail::check_defined(in, "backward");
+    if (!in.requires_grad())
+      throw Error(fmt::format("backward: an input in `inputs` does not require grad ({})", in.describe()));
+    targets.push_back({gradient_edge(in).fn.get(), in.output_nr()});
+  }
+  auto grads = run(roots, std::move(seeds), keep, options.create_graph, targets);
+  GradModeGuard mode(options.create_graph);
+  for (std::size_t i = 0; i < grads.size(); ++i) {
+    if (!grads[i].defined()) continue;
+    const Tensor& in = options.inputs[i];
+    if (auto acc = std::dynamic_pointer_cast<AccumulateGrad>(gradient_edge(in).fn)) {
+      acc->accumulate(grads[i], options.create_graph);
+    } else {
+      Tensor g = options.create_graph ? grads[i] : grads[i].detach();
+      in.impl()->grad = in.impl()->grad.defined() ? in.impl()->grad + g : g.clone();
+    }
+  }
+}
+
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs, const GradOptions& options) {
+  std::vector<Edge> roots;
+  std::vector<Tensor> seeds;
+  make_roots(outputs, grad_outputs, "grad", roots, seeds);
+  if (inputs.empty()) throw Error("grad: no inputs given");
+  std::vector<Target> targets;
+  std::vector<std::shared_ptr<Node>> keep_alive;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    detail::check_defined(inputs[i], "grad");
+    if (!inputs[i].requires_grad())
+      throw Error(fmt::format("grad: input {} does not require grad ({})", i, inputs[i].describe()));
+    Edge e = gradient_edge(inputs[i]);
+    keep_alive.push_back(e.fn);
+    targets.push_back({e.fn.get(), e.input_nr});
+  }
+  auto result = run(roots, std::move(seeds), options.retain_graph || options.create_graph, options.create_graph,
+                    targets);
+  for (std::size_t i = 0; i < result.size(); ++i) {
+    if (result[i].defined()) {
+      if (!options.create_graph) result[i] = result[i].detach();
+    } else if (!options.allow_unused) {
+      throw Error(fmt::format("grad: input {} ({}) was not used in the graph of the outputs; pass allow_unused = true "
+                              "to get an undefined gradient for it",
+                              i, inputs[i].describe()));
+    }
+  }
+  return result;
+}
+
+}  // namespace xgrad::autograd

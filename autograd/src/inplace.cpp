@@ -1,0 +1,133 @@
+// In-place ops. Each bumps the storage's version counter. Without autograd involvement they
+// write straight into the buffer; when self or the other operand requires grad (and grad
+// mode is on) the result is computed out of place, recorded, copied into self's storage, and
+// self takes over the result's grad_fn (PyTorch's "rebase history").
+#include <cstring>
+
+#include "kernel.hpp"
+#include "xgrad/autograd/elementwise.hpp"
+#include "xgrad/autograd/factories.hpp"
+#include "xgrad/autograd/shape.hpp"
+
+namespace xgrad {
+
+namespace {
+
+void check_leaf(const Tensor& self, std::string_view op) {
+  detail::check_defined(self, op);
+  if (grad_mode_enabled() && self.requires_grad() && self.is_leaf())
+    throw Error(fmt::format("{}: a leaf tensor that requires grad ({}) is being used in an in-place operation; wrap "
+                            "the update in a NoGradGuard or work on a clone()",
+                            op, self.describe()));
+}
+
+// Writes `r` (same shape and dtype as self) into self and rebases self's history onto r.
+void rebase(Tensor& self, const Tensor& r, std::string_view op) {
+  if (r.shape() != self.shape())
+    throw Error(fmt::format("{}: output with shape {} doesn't match the broadcast shape {}", op, self.shape(), r.shape()));
+  std::memcpy(self.impl()->storage->data, r.impl()->storage->data,
+              static_cast<std::size_t>(self.numel()) * dtype_size(self.dtype()));
+  ++self.impl()->storage->version;
+  auto& impl = *self.impl();
+  impl.grad_fn = r.impl()->grad_fn;
+  impl.output_nr = r.impl()->output_nr;
+  impl.requires_grad = r.requires_grad();
+}
+
+template <class F>
+Tensor& binary_inplace(Tensor& self, const Tensor& other, std::string_view op, F f,
+                       const std::function<Tensor()>& out_of_place) {
+  check_leaf(self, op);
+  detail::check_same_dtype(self, other, op);
+  if (any_requires_grad({&self, &other})) {
+    rebase(self, out_of_place(), op);
+    return self;
+  }
+  const Shape bs = broadcast_shapes(self.shape(), other.shape(), op);
+  if (bs != self.shape())
+    throw Error(fmt::format("{}: output with shape {} doesn't match the broadcast shape {}", op, self.shape(), bs));
+  detail::dispatch(self.dtype(), [&]<class T>() { detail::binary_kernel<T, T>(self, other, self, [&](T a, T b) { return f(a, b); }); });
+  ++self.impl()->storage->version;
+  return self;
+}
+
+template <class F>
+Tensor& unary_inplace(Tensor& self, std::string_view op, F f, const std::function<Tensor()>& out_of_place) {
+  check_leaf(self, op);
+  if (any_requires_grad({&self})) {
+    rebase(self, out_of_place(), op);
+    return self;
+  }
+  detail::dispatch(self.dtype(), [&]<class T>() { detail::unary_kernel<T, T>(self, self, [&](T a) { return f(a); }); });
+  ++self.impl()->storage->version;
+  return self;
+}
+
+}  // namespace
+
+Tensor& Tensor::add_(const Tensor& o, double alpha) {
+  return binary_inplace(
+      *this, o, "add_", [alpha]<class T>(T a, T b) { return static_cast<T>(a + static_cast<T>(alpha) * b); },
+      [&] { return alpha == 1.0 ? xgrad::add(*this, o) : xgrad::add(*this, xgrad::mul(o, alpha)); });
+}
+Tensor& Tensor::sub_(const Tensor& o, double alpha) { return add_(o, -alpha); }
+Tensor& Tensor::mul_(const Tensor& o) {
+  return binary_inplace(*this, o, "mul_", []<class T>(T a, T b) { return static_cast<T>(a * b); },
+                        [&] { return xgrad::mul(*this, o); });
+}
+Tensor& Tensor::div_(const Tensor& o) {
+  return binary_inplace(*this, o, "div_", []<class T>(T a, T b) { return static_cast<T>(a / b); },
+                        [&] { return xgrad::div(*this, o); });
+}
+Tensor& Tensor::add_(double s) {
+  return unary_inplace(*this, "add_", [s]<class T>(T a) { return static_cast<T>(a + static_cast<T>(s)); },
+                       [&] { return xgrad::add(*this, s); });
+}
+Tensor& Tensor::sub_(double s) { return add_(-s); }
+Tensor& Tensor::mul_(double s) {
+  return unary_inplace(*this, "mul_", [s]<class T>(T a) { return static_cast<T>(a * static_cast<T>(s)); },
+                       [&] { return xgrad::mul(*this, s); });
+}
+Tensor& Tensor::div_(double s) {
+  return unary_inplace(*this, "div_", [s]<class T>(T a) { return static_cast<T>(a / static_cast<T>(s)); },
+                       [&] { return xgrad::div(*this, s); });
+}
+Tensor& Tensor::fill_(double v) {
+  // Out of place: 0 * self + v keeps the graph (gradient 0 to the old value).
+  return unary_inplace(*this, "fill_", [v]<class T>(T) { return static_cast<T>(v); },
+                       [&] { return xgrad::add(xgrad::mul(*this, 0.0), v); });
+}
+Tensor& Tensor::zero_() { return fill_(0.0); }
+Tensor& Tensor::clamp_(std::optional<double> lo, std::optional<double> hi) {
+  if (!lo && !hi) throw Error("clamp_: at least one of min and max must be given");
+  return unary_inplace(
+      *this, "clamp_",
+      [lo, hi]<class T>(T a) {
+        if (lo && a < static_cast<T>(*lo)) a = static_cast<T>(*lo);
+        if (hi && a > static_cast<T>(*hi)) a = static_cast<T>(*hi);
+        return a;
+      },
+      [&] { return xgrad::clamp(*this, lo, hi); });
+}
+
+Tensor& Tensor::copy_(const Tensor& src) {
+  check_leaf(*this, "copy_");
+  detail::check_defined(src, "copy_");
+  const Shape bs = broadcast_shapes(shape(), src.shape(), "copy_");
+  if (bs != shape())
+    throw Error(fmt::format("copy_: source of shape {} cannot be broadcast to destination shape {}", src.shape(), shape()));
+  if (any_requires_grad({this, &src})) {
+    rebase(*this, xgrad::expand(src.to(dtype()), shape()), "copy_");
+    return *this;
+  }
+  Tensor s;
+  {
+    NoGradGuard ng;
+    s = xgrad::expand(src.to(dtype()), shape());
+  }
+  std::memcpy(impl()->storage->data, s.impl()->storage->data, static_cast<std::size_t>(numel()) * dtype_size(dtype()));
+  ++impl()->storage->version;
+  return *this;
+}
+
+}  // namespace xgrad

@@ -1,0 +1,232 @@
+// Private kernel infrastructure shared by the op files: dtype dispatch, the TBB
+// parallel_for with an inline fast path, deterministic chunked reductions and broadcast
+// iteration. Not installed.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include "xgrad/autograd/dtype.hpp"
+#include "xgrad/autograd/node.hpp"
+#include "xgrad/autograd/tensor.hpp"
+
+namespace xgrad::detail {
+
+/// Elements below which a kernel runs inline on the calling thread (no task scheduling).
+inline constexpr std::int64_t kGrain = 32768;
+/// Fixed chunk of full reductions: independent of the thread count, so sums are identical
+/// at every thread count.
+inline constexpr std::int64_t kReduceChunk = 16384;
+
+/// Calls f.template operator()<T>() with T the C++ type of d.
+template <class F>
+decltype(auto) dispatch(Dtype d, F&& f) {
+  switch (d) {
+    case Dtype::float32: return f.template operator()<float>();
+    case Dtype::float64: return f.template operator()<double>();
+    case Dtype::int64: break;
+  }
+  return f.template operator()<std::int64_t>();
+}
+
+/// Like dispatch, but int64 throws "<op>: expected a floating dtype (float32 or float64), got
+/// int64 for tensor of shape [...]".
+template <class F>
+decltype(auto) dispatch_floating(const Tensor& t, std::string_view op, F&& f) {
+  if (t.dtype() == Dtype::int64)
+    throw Error(fmt::format("{}: expected a floating dtype (float32 or float64), got int64 for tensor of shape {}", op,
+                            t.shape()));
+  if (t.dtype() == Dtype::float32) return f.template operator()<float>();
+  return f.template operator()<double>();
+}
+
+/// f(begin, end) over [0, n): inline when n <= grain, else split across TBB tasks.
+template <class F>
+void parallel_for(std::int64_t n, std::int64_t grain, F&& f) {
+  if (n <= grain) {
+    if (n > 0) f(std::int64_t{0}, n);
+    return;
+  }
+  tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, n, grain),
+                    [&](const tbb::blocked_range<std::int64_t>& r) { f(r.begin(), r.end()); });
+}
+
+/// Deterministic reduction of [0, n): chunk(begin, end) -> Acc over fixed-size chunks,
+/// combined left to right with combine(Acc, Acc).
+template <class Acc, class Chunk, class Combine>
+Acc chunked_reduce(std::int64_t n, Acc init, Chunk&& chunk, Combine&& combine) {
+  if (n <= kReduceChunk) return n > 0 ? combine(init, chunk(std::int64_t{0}, n)) : init;
+  const std::int64_t nchunks = (n + kReduceChunk - 1) / kReduceChunk;
+  std::vector<Acc> partial(static_cast<std::size_t>(nchunks));
+  tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, nchunks, 1), [&](const tbb::blocked_range<std::int64_t>& r) {
+    for (std::int64_t c = r.begin(); c < r.end(); ++c)
+      partial[static_cast<std::size_t>(c)] = chunk(c * kReduceChunk, std::min(n, (c + 1) * kReduceChunk));
+  });
+  Acc acc = init;
+  for (const Acc& p : partial) acc = combine(acc, p);
+  return acc;
+}
+
+/// Row-major contiguous strides of a shape (in elements).
+std::vector<std::int64_t> contiguous_strides(const Shape& s);
+
+/// Strides of an input of shape `in` read as if broadcast to `out` (0 on broadcast dims).
+std::vector<std::int64_t> broadcast_strides(const Shape& in, const Shape& out);
+
+/// Visits every element of `out_shape` in row-major order, split into rows of the last dim.
+/// f(out_offset, offsets[k] for each input, inner_len, inner_strides[k]) for each row.
+/// `strides` holds each input's strides against out_shape. Parallel over rows above kGrain
+/// elements.
+template <std::size_t K, class F>
+void broadcast_rows(const Shape& out_shape, const std::array<std::vector<std::int64_t>, K>& strides, F&& f) {
+  const std::int64_t nd = static_cast<std::int64_t>(out_shape.size());
+  const std::int64_t inner = nd == 0 ? 1 : out_shape.back();
+  const std::int64_t total = shape_numel(out_shape);
+  if (total == 0) return;
+  const std::int64_t rows = total / inner;
+  std::array<std::int64_t, K> inner_stride{};
+  for (std::size_t k = 0; k < K; ++k) inner_stride[k] = nd == 0 ? 0 : strides[k][nd - 1];
+  auto run = [&](std::int64_t r0, std::int64_t r1) {
+    // multi-index of row r0 over the outer dims
+    std::vector<std::int64_t> idx(static_cast<std::size_t>(std::max<std::int64_t>(nd - 1, 0)));
+    std::int64_t rem = r0;
+    for (std::int64_t d = nd - 2; d >= 0; --d) {
+      idx[d] = rem % out_shape[d];
+      rem /= out_shape[d];
+    }
+    std::array<std::int64_t, K> off{};
+    for (std::size_t k = 0; k < K; ++k)
+      for (std::int64_t d = 0; d < nd - 1; ++d) off[k] += idx[d] * strides[k][d];
+    for (std::int64_t r = r0; r < r1; ++r) {
+      f(r * inner, off, inner, inner_stride);
+      for (std::int64_t d = nd - 2; d >= 0; --d) {
+        ++idx[d];
+        for (std::size_t k = 0; k < K; ++k) off[k] += strides[k][d];
+        if (idx[d] < out_shape[d]) break;
+        for (std::size_t k = 0; k < K; ++k) off[k] -= idx[d] * strides[k][d];
+        idx[d] = 0;
+      }
+    }
+  };
+  const std::int64_t grain_rows = std::max<std::int64_t>(1, kGrain / std::max<std::int64_t>(inner, 1));
+  parallel_for(rows, grain_rows, run);
+}
+
+/// Normalises a possibly negative dim against ndim; throws "<op>: dim d out of range for
+/// tensor of shape [...]".
+std::int64_t wrap_dim(std::int64_t dim, std::int64_t ndim, std::string_view op, const Shape& shape);
+
+/// Checks that a and b are defined and share a dtype; throws naming op, shapes and dtypes.
+void check_same_dtype(const Tensor& a, const Tensor& b, std::string_view op);
+
+/// A tensor that requires no grad, with a's dtype and the given shape, uninitialised.
+inline Tensor empty_like_shape(const Tensor& a, const Shape& shape) { return make_tensor(shape, a.dtype()); }
+
+}  // namespace xgrad::detail
+
+namespace xgrad::detail {
+
+/// out[i] = f(a[i]) over contiguous data (inline below kGrain).
+template <class T, class R, class F>
+void unary_kernel(const Tensor& a, Tensor& out, F f) {
+  const T* pa = a.data_ptr<T>();
+  R* po = out.data_ptr<R>();
+  parallel_for(a.numel(), kGrain, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) po[i] = f(pa[i]);
+  });
+}
+
+/// out = f(a, b) with NumPy broadcasting; out must already have the broadcast shape.
+/// Same-shape and scalar operands take flat loops.
+template <class T, class R, class F>
+void binary_kernel(const Tensor& a, const Tensor& b, Tensor& out, F f) {
+  const T* pa = a.data_ptr<T>();
+  const T* pb = b.data_ptr<T>();
+  R* po = out.data_ptr<R>();
+  const Shape& os = out.shape();
+  const std::int64_t n = out.numel();
+  if (a.shape() == os && b.shape() == os) {
+    parallel_for(n, kGrain, [&](std::int64_t s, std::int64_t e) {
+      for (std::int64_t i = s; i < e; ++i) po[i] = f(pa[i], pb[i]);
+    });
+  } else if (b.numel() == 1 && a.numel() == n) {
+    const T sb = pb[0];
+    parallel_for(n, kGrain, [&](std::int64_t s, std::int64_t e) {
+      for (std::int64_t i = s; i < e; ++i) po[i] = f(pa[i], sb);
+    });
+  } else if (a.numel() == 1 && b.numel() == n) {
+    const T sa = pa[0];
+    parallel_for(n, kGrain, [&](std::int64_t s, std::int64_t e) {
+      for (std::int64_t i = s; i < e; ++i) po[i] = f(sa, pb[i]);
+    });
+  } else {
+    std::array<std::vector<std::int64_t>, 2> st{broadcast_strides(a.shape(), os), broadcast_strides(b.shape(), os)};
+    broadcast_rows<2>(os, st, [&](std::int64_t o, const std::array<std::int64_t, 2>& off, std::int64_t len,
+                                  const std::array<std::int64_t, 2>& is) {
+      for (std::int64_t j = 0; j < len; ++j) po[o + j] = f(pa[off[0] + j * is[0]], pb[off[1] + j * is[1]]);
+    });
+  }
+}
+
+}  // namespace xgrad::detail
+
+namespace xgrad::detail {
+
+/// Index arithmetic of a reduction of `shape` over the dims marked in `mask`.
+struct ReduceIndexer {
+  std::vector<std::int64_t> kept_shape, kept_strides, red_shape, red_strides;
+  std::int64_t n_out = 1, n_red = 1;
+  bool red_trailing = false;  // reduced dims are exactly the trailing ones (contiguous block)
+  bool red_leading = false;   // reduced dims are exactly the leading ones
+
+  /// Offset in the input of the first element reduced into output o.
+  std::int64_t base(std::int64_t o) const {
+    std::int64_t off = 0;
+    for (std::size_t d = kept_shape.size(); d-- > 0;) {
+      off += (o % kept_shape[d]) * kept_strides[d];
+      o /= kept_shape[d];
+    }
+    return off;
+  }
+  /// f(offset) for every input element reduced into the output whose base is `base`, in
+  /// row-major order.
+  template <class F>
+  void for_each(std::int64_t base_off, F&& f) const {
+    if (red_trailing) {
+      for (std::int64_t i = 0; i < n_red; ++i) f(base_off + i);
+      return;
+    }
+    const std::size_t nd = red_shape.size();
+    std::vector<std::int64_t> idx(nd, 0);
+    std::int64_t off = base_off;
+    for (std::int64_t i = 0; i < n_red; ++i) {
+      f(off);
+      for (std::size_t d = nd; d-- > 0;) {
+        ++idx[d];
+        off += red_strides[d];
+        if (idx[d] < red_shape[d]) break;
+        off -= idx[d] * red_strides[d];
+        idx[d] = 0;
+      }
+    }
+  }
+};
+
+/// Marks the dims to reduce (empty dims = all); throws on out-of-range or repeated dims.
+std::vector<bool> reduce_mask(const Shape& shape, const std::vector<std::int64_t>& dims, std::string_view op);
+ReduceIndexer make_reduce_indexer(const Shape& shape, const std::vector<bool>& mask);
+/// Output shape of a reduction (reduced dims dropped, or kept as 1 with keepdim).
+Shape reduced_shape(const Shape& shape, const std::vector<bool>& mask, bool keepdim);
+
+/// Accumulator type: float32 sums accumulate in double.
+template <class T>
+using acc_t = std::conditional_t<std::is_same_v<T, float>, double, T>;
+
+}  // namespace xgrad::detail

@@ -1,0 +1,333 @@
+// Matrix products: matmul, mm, bmm, outer, dot. All of them are one internal differentiable
+// primitive, product(), that multiplies op(A) op(B) (op = identity or transpose of the last
+// two dims) over broadcast batch dims. Inputs are read through "logical" shapes, so 1-d
+// operands, dot and outer need no reshape nodes, and backward never copies a transpose:
+// dA = dC op(B)^T and dB = op(A)^T dC are products with transposed flags (BLAS reads the
+// operand transposed), themselves recorded through product(), so they differentiate again.
+#include <cblas.h>
+
+#include <climits>
+
+#include "kernel.hpp"
+#include "xgrad/autograd/linalg.hpp"
+#include "xgrad/autograd/shape.hpp"
+#include "xgrad/autograd/threading.hpp"
+
+namespace xgrad {
+
+namespace {
+
+using Grads = std::vector<Tensor>;
+
+// Multiply-adds at or below which a block is a plain loop (a BLAS call costs more).
+constexpr std::int64_t kNaiveMacs = 4096;
+// Multiply-adds below which a product runs on the calling thread (~64^3).
+constexpr std::int64_t kParallelMacs = 64 * 64 * 64;
+// Tasks per thread when a product is split: few and large, so that each gemm call stays
+// efficient (its packing cost is amortised over many rows); more than one so TBB can
+// balance a thread that is busy elsewhere.
+constexpr std::int64_t kBlocksPerThread = 2;
+// Row/column blocks are multiples of this (OpenBLAS micro-kernel tiles divide it).
+constexpr std::int64_t kBlockAlign = 16;
+
+// ---- BLAS wrappers ---------------------------------------------------------------------------
+CBLAS_TRANSPOSE trans_flag(bool t) { return t ? CblasTrans : CblasNoTrans; }
+
+inline void gemm(bool ta, bool tb, blasint n, blasint m, blasint k, const float* a, blasint lda, const float* b,
+                 blasint ldb, float* c, blasint ldc) {
+  cblas_sgemm(CblasRowMajor, trans_flag(ta), trans_flag(tb), n, m, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+}
+inline void gemm(bool ta, bool tb, blasint n, blasint m, blasint k, const double* a, blasint lda, const double* b,
+                 blasint ldb, double* c, blasint ldc) {
+  cblas_dgemm(CblasRowMajor, trans_flag(ta), trans_flag(tb), n, m, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
+}
+inline void gemv(bool t, blasint rows, blasint cols, const float* a, blasint lda, const float* x, blasint incx,
+                 float* y, blasint incy) {
+  cblas_sgemv(CblasRowMajor, trans_flag(t), rows, cols, 1.0f, a, lda, x, incx, 0.0f, y, incy);
+}
+inline void gemv(bool t, blasint rows, blasint cols, const double* a, blasint lda, const double* x, blasint incx,
+                 double* y, blasint incy) {
+  cblas_dgemv(CblasRowMajor, trans_flag(t), rows, cols, 1.0, a, lda, x, incx, 0.0, y, incy);
+}
+
+// C[n x m] (leading dim ldc) = op(A)[n x k] op(B)[k x m] on the calling thread.
+// A is stored [n x k] (ta false) or [k x n] (ta true) with leading dim lda; B likewise.
+template <class T>
+void gemm_block(bool ta, bool tb, std::int64_t n, std::int64_t m, std::int64_t k, const T* a, std::int64_t lda,
+                const T* b, std::int64_t ldb, T* c, std::int64_t ldc) {
+  if (n == 0 || m == 0) return;
+  if (k == 0) {
+    for (std::int64_t i = 0; i < n; ++i) std::fill(c + i * ldc, c + i * ldc + m, T(0));
+    return;
+  }
+  const auto bi = [](std::int64_t v) { return static_cast<blasint>(v); };
+  if (n * m * k <= kNaiveMacs) {
+    // op(A)(i, p) and op(B)(p, j) through strides; i-p-j order streams rows of B and C.
+    const std::int64_t ars = ta ? 1 : lda, acs = ta ? lda : 1;
+    const std::int64_t brs = tb ? 1 : ldb, bcs = tb ? ldb : 1;
+    for (std::int64_t i = 0; i < n; ++i) {
+      T* ci = c + i * ldc;
+      std::fill(ci, ci + m, T(0));
+      for (std::int64_t p = 0; p < k; ++p) {
+        const T aip = a[i * ars + p * acs];
+        const T* bp = b + p * brs;
+        for (std::int64_t j = 0; j < m; ++j) ci[j] += aip * bp[j * bcs];
+      }
+    }
+  } else if (m == 1) {
+    // One column: C[:, 0] = op(A) x with x = op(B)[:, 0].
+    const std::int64_t incx = 1;
+    if (ta)
+      gemv(true, bi(k), bi(n), a, bi(lda), b, bi(incx), c, bi(ldc));
+    else
+      gemv(false, bi(n), bi(k), a, bi(lda), b, bi(incx), c, bi(ldc));
+  } else if (n == 1) {
+    // One row: C[0, :]^T = op(B)^T x with x = op(A)[0, :]^T.
+    const std::int64_t incx = ta ? lda : 1;
+    if (tb)
+      gemv(false, bi(m), bi(k), b, bi(ldb), a, bi(incx), c, 1);
+    else
+      gemv(true, bi(k), bi(m), b, bi(ldb), a, bi(incx), c, 1);
+  } else {
+    gemm(ta, tb, bi(n), bi(m), bi(k), a, bi(lda), b, bi(ldb), c, bi(ldc));
+  }
+}
+
+// Matrix offsets (in matrices) of operand `in_batch` broadcast against `batch`.
+std::vector<std::int64_t> batch_strides(const Shape& in_batch, const Shape& batch) {
+  std::vector<std::int64_t> st(batch.size(), 0);
+  std::int64_t acc = 1;
+  const std::size_t off = batch.size() - in_batch.size();
+  for (std::size_t i = in_batch.size(); i-- > 0;) {
+    st[off + i] = in_batch[i] == 1 ? 0 : acc;
+    acc *= in_batch[i];
+  }
+  return st;
+}
+
+std::int64_t matrix_index(std::int64_t bi, const Shape& batch, const std::vector<std::int64_t>& st) {
+  std::int64_t off = 0;
+  for (std::size_t d = batch.size(); d-- > 0;) {
+    off += (bi % batch[d]) * st[d];
+    bi /= batch[d];
+  }
+  return off;
+}
+
+// The shape algebra of one product, in logical shapes (rank >= 2).
+struct ProductGeometry {
+  Shape batch, a_batch, b_batch;  // broadcast batch dims; each operand's own batch dims
+  std::int64_t n = 0, m = 0, k = 0;
+  Shape logical_out() const {
+    Shape s = batch;
+    s.push_back(n);
+    s.push_back(m);
+    return s;
+  }
+};
+
+ProductGeometry geometry(const Shape& la, bool ta, const Shape& lb, bool tb) {
+  ProductGeometry g;
+  const std::size_t ra = la.size(), rb = lb.size();
+  g.n = ta ? la[ra - 1] : la[ra - 2];
+  g.k = ta ? la[ra - 2] : la[ra - 1];
+  g.m = tb ? lb[rb - 2] : lb[rb - 1];
+  g.a_batch.assign(la.begin(), la.end() - 2);
+  g.b_batch.assign(lb.begin(), lb.end() - 2);
+  const std::size_t nb = std::max(g.a_batch.size(), g.b_batch.size());
+  g.batch.resize(nb);
+  for (std::size_t i = 0; i < nb; ++i) {
+    const std::int64_t da = i < nb - g.a_batch.size() ? 1 : g.a_batch[i - (nb - g.a_batch.size())];
+    const std::int64_t db = i < nb - g.b_batch.size() ? 1 : g.b_batch[i - (nb - g.b_batch.size())];
+    g.batch[i] = da == 1 ? db : da;
+  }
+  return g;
+}
+
+// C (contiguous, logical shape g.logical_out()) = op(A) op(B), split into TBB tasks when large.
+template <class T>
+void product_kernel(const T* A, const T* B, T* C, bool ta, bool tb, const ProductGeometry& g) {
+  std::int64_t nbatch = shape_numel(g.batch), n = g.n;
+  const std::int64_t m = g.m, k = g.k;
+  const std::int64_t a_mat = n * k, b_mat = k * m, c_mat = n * m;
+  const std::int64_t lda = ta ? n : k, ldb = tb ? k : m;
+  const auto a_st = batch_strides(g.a_batch, g.batch), b_st = batch_strides(g.b_batch, g.batch);
+  // [N, n, k] x [k, m] with A untransposed is one [N*n, k] x [k, m] product (the Linear case).
+  const bool fold = !ta && nbatch > 1 && shape_numel(g.b_batch) == 1 && shape_numel(g.a_batch) == nbatch;
+  if (fold) {
+    n *= nbatch;
+    nbatch = 1;
+  }
+  if (nbatch == 0 || n == 0 || m == 0) return;
+  auto a_ptr = [&](std::int64_t bi) { return A + (fold ? 0 : matrix_index(bi, g.batch, a_st) * a_mat); };
+  auto b_ptr = [&](std::int64_t bi) { return B + (fold ? 0 : matrix_index(bi, g.batch, b_st) * b_mat); };
+
+  const std::int64_t macs = nbatch * n * m * k;
+  const std::int64_t threads = macs >= kParallelMacs ? get_num_threads() : 1;
+  if (threads <= 1) {
+    for (std::int64_t bi = 0; bi < nbatch; ++bi)
+      gemm_block<T>(ta, tb, n, m, k, a_ptr(bi), lda, b_ptr(bi), ldb, C + bi * c_mat, m);
+    return;
+  }
+  const std::int64_t target = threads * kBlocksPerThread;
+  if (nbatch >= target) {
+    // Enough matrices: each task multiplies a run of whole matrices.
+    const std::int64_t per = (nbatch + target - 1) / target;
+    detail::parallel_for((nbatch + per - 1) / per, 1, [&](std::int64_t t0, std::int64_t t1) {
+      for (std::int64_t bi = t0 * per; bi < std::min(nbatch, t1 * per); ++bi)
+        gemm_block<T>(ta, tb, n, m, k, a_ptr(bi), lda, b_ptr(bi), ldb, C + bi * c_mat, m);
+    });
+    return;
+  }
+  // Few matrices: split each into blocks of rows of C (or columns, when C is wide).
+  const bool by_rows = n >= m;
+  const std::int64_t len = by_rows ? n : m;
+  const std::int64_t want = (target + nbatch - 1) / nbatch;
+  std::int64_t blk = (len + want - 1) / want;
+  blk = (blk + kBlockAlign - 1) / kBlockAlign * kBlockAlign;
+  const std::int64_t nblk = (len + blk - 1) / blk;
+  detail::parallel_for(nbatch * nblk, 1, [&](std::int64_t t0, std::int64_t t1) {
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const std::int64_t bi = t / nblk, s = (t % nblk) * blk, e = std::min(len, s + blk);
+      const T* a = a_ptr(bi);
+      const T* b = b_ptr(bi);
+      T* c = C + bi * c_mat;
+      if (by_rows)
+        gemm_block<T>(ta, tb, e - s, m, k, ta ? a + s : a + s * lda, lda, b, ldb, c + s * m, m);
+      else
+        gemm_block<T>(ta, tb, n, e - s, k, a, lda, tb ? b + s * ldb : b + s, ldb, c + s, m);
+    }
+  });
+}
+
+// op(A) op(B) where a, b are read with logical shapes la, lb (rank >= 2, same element counts
+// as the tensors) and the result gets out_shape (default: the logical [batch..., n, m]).
+// Callers have validated dtypes and sizes.
+Tensor product(const Tensor& a, const Shape& la, bool ta, const Tensor& b, const Shape& lb, bool tb,
+               const Shape* out_shape, const char* name) {
+  const ProductGeometry g = geometry(la, ta, lb, tb);
+  const Shape lc = g.logical_out();
+  Tensor out = detail::make_tensor(out_shape ? *out_shape : lc, a.dtype());
+  for (std::int64_t v : {g.n * shape_numel(g.batch), g.m, g.k})
+    if (v > INT_MAX)
+      throw Error(fmt::format("{}: shapes {} and {} exceed the BLAS index range (2^31 - 1)", name, a.shape(),
+                              b.shape()));
+  detail::dispatch_floating(a, name, [&]<class T>() {
+    product_kernel<T>(a.data_ptr<T>(), b.data_ptr<T>(), out.data_ptr<T>(), ta, tb, g);
+  });
+  if (!any_requires_grad({&a, &b})) return out;
+
+  const bool ra = a.requires_grad(), rb = b.requires_grad();
+  // Saves A only for dB and B only for dA.
+  record(name, {a, b}, {out}, {rb ? a : Tensor(), ra ? b : Tensor()},
+         [g, la, lb, lc, ta, tb, ra, rb, name, sa = a.shape(), sb = b.shape()](const Grads& gr, const Grads& s) {
+           const Tensor& gc = gr[0];  // read with the logical shape lc
+           const std::int64_t nb = shape_numel(g.batch);
+           Tensor ga, gb;
+           if (ra) {
+             // C = op(A) op(B): d op(A) = dC op(B)^T; when ta, dA = (d op(A))^T = op(B) dC^T.
+             ga = ta ? product(s[1], lb, tb, gc, lc, true, nullptr, name)
+                     : product(gc, lc, false, s[1], lb, !tb, nullptr, name);
+             ga = reshape(sum_to(ga, la), sa);
+           }
+           if (rb) {
+             // d op(B) = op(A)^T dC; when tb, dB = dC^T op(A).
+             if (!ta && nb > 1 && shape_numel(g.b_batch) == 1 && shape_numel(g.a_batch) == nb) {
+               // B was broadcast over every batch of A: sum_b op(A_b)^T dC_b is one product over
+               // the stacked rows [N*n, k]^T [N*n, m], no [N, k, m] intermediate.
+               const Shape fa{nb * g.n, g.k}, fc{nb * g.n, g.m};
+               gb = tb ? product(gc, fc, true, s[0], fa, false, nullptr, name)
+                       : product(s[0], fa, true, gc, fc, false, nullptr, name);
+             } else {
+               gb = tb ? product(gc, lc, true, s[0], la, ta, nullptr, name)
+                       : product(s[0], la, !ta, gc, lc, false, nullptr, name);
+               gb = sum_to(gb, lb);
+             }
+             gb = reshape(gb, sb);
+           }
+           return Grads{ga, gb};
+         });
+  return out;
+}
+
+void check_operands(const Tensor& a, const Tensor& b, std::string_view op) {
+  detail::check_same_dtype(a, b, op);
+  if (!is_floating(a.dtype()))
+    throw Error(fmt::format("{}: expected float32 or float64 tensors, got {} {} and {} {}", op, a.shape(), a.dtype(),
+                            b.shape(), b.dtype()));
+}
+
+[[noreturn]] void throw_inner(std::string_view op, const Tensor& a, const Tensor& b, std::int64_t ka,
+                              std::int64_t kb) {
+  throw Error(fmt::format("{}: shapes {} and {} cannot be multiplied ({} != {})", op, a.shape(), b.shape(), ka, kb));
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  check_operands(a, b, "matmul");
+  if (a.dim() == 0 || b.dim() == 0)
+    throw Error(fmt::format("matmul: both arguments need at least 1 dimension, got shapes {} and {}", a.shape(),
+                            b.shape()));
+  // A 1-d operand is a row (left) or a column (right); its added dim is dropped from the result.
+  const Shape la = a.dim() == 1 ? Shape{1, a.size(0)} : a.shape();
+  const Shape lb = b.dim() == 1 ? Shape{b.size(0), 1} : b.shape();
+  const std::int64_t ka = la.back(), kb = lb[lb.size() - 2];
+  if (ka != kb) throw_inner("matmul", a, b, ka, kb);
+  const Shape ba(la.begin(), la.end() - 2), bb(lb.begin(), lb.end() - 2);
+  for (std::size_t i = 0; i < std::min(ba.size(), bb.size()); ++i) {
+    const std::int64_t da = ba[ba.size() - 1 - i], db = bb[bb.size() - 1 - i];
+    if (da != db && da != 1 && db != 1)
+      throw Error(fmt::format("matmul: batch dimensions of shapes {} and {} cannot be broadcast ({} vs {})",
+                              a.shape(), b.shape(), da, db));
+  }
+  const ProductGeometry g = geometry(la, false, lb, false);
+  Shape out = g.batch;
+  if (a.dim() > 1) out.push_back(g.n);
+  if (b.dim() > 1) out.push_back(g.m);
+  const char* name = a.dim() == 1 && b.dim() == 1 ? "DotBackward" : "MatmulBackward";
+  return product(a, la, false, b, lb, false, &out, name);
+}
+
+Tensor mm(const Tensor& a, const Tensor& b) {
+  check_operands(a, b, "mm");
+  if (a.dim() != 2 || b.dim() != 2)
+    throw Error(fmt::format("mm: expected 2-d tensors, got shapes {} and {}", a.shape(), b.shape()));
+  if (a.size(1) != b.size(0)) throw_inner("mm", a, b, a.size(1), b.size(0));
+  return product(a, a.shape(), false, b, b.shape(), false, nullptr, "MmBackward");
+}
+
+Tensor bmm(const Tensor& a, const Tensor& b) {
+  check_operands(a, b, "bmm");
+  if (a.dim() != 3 || b.dim() != 3)
+    throw Error(fmt::format("bmm: expected 3-d tensors, got shapes {} and {}", a.shape(), b.shape()));
+  if (a.size(0) != b.size(0))
+    throw Error(fmt::format("bmm: batch sizes of shapes {} and {} differ ({} != {})", a.shape(), b.shape(), a.size(0),
+                            b.size(0)));
+  if (a.size(2) != b.size(1)) throw_inner("bmm", a, b, a.size(2), b.size(1));
+  return product(a, a.shape(), false, b, b.shape(), false, nullptr, "BmmBackward");
+}
+
+Tensor outer(const Tensor& a, const Tensor& b) {
+  check_operands(a, b, "outer");
+  if (a.dim() != 1 || b.dim() != 1)
+    throw Error(fmt::format("outer: expected 1-d tensors, got shapes {} and {}", a.shape(), b.shape()));
+  // [n, 1] x [1, m]
+  return product(a, Shape{a.size(0), 1}, false, b, Shape{1, b.size(0)}, false, nullptr, "OuterBackward");
+}
+
+Tensor dot(const Tensor& a, const Tensor& b) {
+  check_operands(a, b, "dot");
+  if (a.dim() != 1 || b.dim() != 1)
+    throw Error(fmt::format("dot: expected 1-d tensors, got shapes {} and {}", a.shape(), b.shape()));
+  if (a.size(0) != b.size(0))
+    throw Error(fmt::format("dot: expected 1-d tensors of equal length, got shapes {} and {}", a.shape(), b.shape()));
+  // [1, k] x [k, 1] -> 0-d
+  const Shape scalar{};
+  return product(a, Shape{1, a.size(0)}, false, b, Shape{b.size(0), 1}, false, &scalar, "DotBackward");
+}
+
+Tensor Tensor::matmul(const Tensor& o) const { return xgrad::matmul(*this, o); }
+Tensor Tensor::mm(const Tensor& o) const { return xgrad::mm(*this, o); }
+
+}  // namespace xgrad

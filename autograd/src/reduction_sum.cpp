@@ -1,0 +1,159 @@
+// sum and mean, and the reduction index helpers the other reductions share.
+#include "kernel.hpp"
+#include "xgrad/autograd/elementwise.hpp"
+#include "xgrad/autograd/reduction.hpp"
+#include "xgrad/autograd/shape.hpp"
+
+namespace xgrad {
+
+namespace detail {
+
+std::vector<bool> reduce_mask(const Shape& shape, const std::vector<std::int64_t>& dims, std::string_view op) {
+  const auto nd = static_cast<std::int64_t>(shape.size());
+  std::vector<bool> mask(shape.size(), dims.empty());
+  for (std::int64_t d : dims) {
+    if (nd == 0 && (d == 0 || d == -1)) continue;  // a 0-d tensor reduces over "dim 0" like PyTorch
+    const std::int64_t w = wrap_dim(d, nd, op, shape);
+    if (mask[w]) throw Error(fmt::format("{}: dim {} appears multiple times in the list of dims", op, d));
+    mask[w] = true;
+  }
+  return mask;
+}
+
+ReduceIndexer make_reduce_indexer(const Shape& shape, const std::vector<bool>& mask) {
+  ReduceIndexer r;
+  auto st = contiguous_strides(shape);
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    if (mask[d]) {
+      r.red_shape.push_back(shape[d]);
+      r.red_strides.push_back(st[d]);
+      r.n_red *= shape[d];
+    } else {
+      r.kept_shape.push_back(shape[d]);
+      r.kept_strides.push_back(st[d]);
+      r.n_out *= shape[d];
+    }
+  }
+  std::size_t first_red = shape.size(), last_kept = 0;
+  bool any_kept = false;
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    if (mask[d] && first_red == shape.size()) first_red = d;
+    if (!mask[d]) {
+      last_kept = d;
+      any_kept = true;
+    }
+  }
+  r.red_trailing = !any_kept || last_kept < first_red;
+  std::size_t n_lead = 0;
+  while (n_lead < shape.size() && mask[n_lead]) ++n_lead;
+  r.red_leading = n_lead == r.red_shape.size();
+  return r;
+}
+
+Shape reduced_shape(const Shape& shape, const std::vector<bool>& mask, bool keepdim) {
+  Shape out;
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    if (!mask[d])
+      out.push_back(shape[d]);
+    else if (keepdim)
+      out.push_back(1);
+  }
+  return out;
+}
+
+}  // namespace detail
+
+namespace {
+
+using Grads = std::vector<Tensor>;
+
+// Sum over the masked dims into a tensor of shape `out_shape`.
+Tensor sum_kernel(const Tensor& a, const std::vector<bool>& mask, const Shape& out_shape) {
+  Tensor out = detail::make_tensor(out_shape, a.dtype());
+  const auto r = detail::make_reduce_indexer(a.shape(), mask);
+  detail::dispatch(a.dtype(), [&]<class T>() {
+    using A = detail::acc_t<T>;
+    const T* p = a.data_ptr<T>();
+    T* o = out.data_ptr<T>();
+    if (r.n_out == 1) {
+      o[0] = static_cast<T>(detail::chunked_reduce<A>(
+          r.n_red, A(0),
+          [&](std::int64_t b, std::int64_t e) {
+            A s = 0;
+            for (std::int64_t i = b; i < e; ++i) s += p[i];
+            return s;
+          },
+          [](A x, A y) { return x + y; }));
+    } else if (r.red_leading && !r.red_trailing) {
+      // Reduce leading rows into a row of n_out: streams through memory once.
+      const std::int64_t k = r.n_out;
+      detail::parallel_for(k, std::max<std::int64_t>(1, detail::kGrain / std::max<std::int64_t>(r.n_red, 1)),
+                           [&](std::int64_t b, std::int64_t e) {
+                             std::vector<A> acc(static_cast<std::size_t>(e - b), A(0));
+                             for (std::int64_t row = 0; row < r.n_red; ++row) {
+                               const T* pr = p + row * k;
+                               for (std::int64_t j = b; j < e; ++j) acc[j - b] += pr[j];
+                             }
+                             for (std::int64_t j = b; j < e; ++j) o[j] = static_cast<T>(acc[j - b]);
+                           });
+    } else {
+      detail::parallel_for(r.n_out, std::max<std::int64_t>(1, detail::kGrain / std::max<std::int64_t>(r.n_red, 1)),
+                           [&](std::int64_t b, std::int64_t e) {
+                             for (std::int64_t i = b; i < e; ++i) {
+                               A s = 0;
+                               r.for_each(r.base(i), [&](std::int64_t off) { s += p[off]; });
+                               o[i] = static_cast<T>(s);
+                             }
+                           });
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& a, const Dims& dims, bool keepdim) {
+  detail::check_defined(a, "sum");
+  const auto mask = detail::reduce_mask(a.shape(), dims, "sum");
+  Tensor out = sum_kernel(a, mask, detail::reduced_shape(a.shape(), mask, keepdim));
+  if (any_requires_grad({&a})) {
+    // d(sum)/da_i = 1: the gradient is broadcast back over the reduced dims.
+    record("SumBackward", {a}, {out}, {},
+           [in_shape = a.shape(), kept = detail::reduced_shape(a.shape(), mask, true)](const Grads& g, const Grads&) {
+             return Grads{expand(reshape(g[0], kept), in_shape)};
+           });
+  }
+  return out;
+}
+
+Tensor mean(const Tensor& a, const Dims& dims, bool keepdim) {
+  detail::check_defined(a, "mean");
+  if (!is_floating(a.dtype()))
+    throw Error(fmt::format("mean: expected a floating dtype, got int64 tensor of shape {}", a.shape()));
+  const auto mask = detail::reduce_mask(a.shape(), dims, "mean");
+  std::int64_t n = 1;
+  for (std::size_t d = 0; d < mask.size(); ++d)
+    if (mask[d]) n *= a.shape()[d];
+  Tensor s;
+  {
+    NoGradGuard ng;
+    s = div(sum_kernel(a, mask, detail::reduced_shape(a.shape(), mask, keepdim)), static_cast<double>(n));
+  }
+  if (any_requires_grad({&a})) {
+    // d(mean)/da_i = 1/N.
+    record("MeanBackward", {a}, {s}, {},
+           [in_shape = a.shape(), kept = detail::reduced_shape(a.shape(), mask, true), n](const Grads& g, const Grads&) {
+             return Grads{expand(reshape(div(g[0], static_cast<double>(n)), kept), in_shape)};
+           });
+  }
+  return s;
+}
+
+Tensor Tensor::sum() const { return xgrad::sum(*this); }
+Tensor Tensor::sum(const std::vector<std::int64_t>& dims, bool keepdim) const { return xgrad::sum(*this, dims, keepdim); }
+Tensor Tensor::mean() const { return xgrad::mean(*this); }
+Tensor Tensor::mean(const std::vector<std::int64_t>& dims, bool keepdim) const {
+  return xgrad::mean(*this, dims, keepdim);
+}
+
+}  // namespace xgrad

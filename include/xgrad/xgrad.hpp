@@ -1,0 +1,4 @@
+// Everything in xgrad.
+#pragma once
+
+#include "xgrad/autograd.hpp"

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages xgrad needs (as root), or prints the exact apt-get line.
+set -euo pipefail
+packages=(cmake g++ make libxtensor-dev libxtensor-blas-dev libxsimd-dev xtl-dev libopenblas-dev libtbb-dev
+  libfmt-dev libboost-test-dev zlib1g-dev nlohmann-json3-dev libcli11-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "xgrad: missing Debian packages. Install them with:" >&2
+  echo "  sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi

@@ -1,0 +1,67 @@
+// Helpers shared by the test files.
+#pragma once
+
+#include <cmath>
+#include <string>
+
+#include <boost/test/unit_test.hpp>
+
+#include "xgrad/xgrad.hpp"
+
+/// Checks that `expr` throws xgrad::Error whose message contains `substring`.
+#define XGRAD_CHECK_THROW_MSG(expr, substring)                                                      \
+  do {                                                                                              \
+    bool xgrad_thrown_ = false;                                                                     \
+    try {                                                                                           \
+      (void)(expr);                                                                                 \
+    } catch (const xgrad::Error& e) {                                                               \
+      xgrad_thrown_ = true;                                                                         \
+      BOOST_CHECK_MESSAGE(std::string(e.what()).find(substring) != std::string::npos,               \
+                          "message '" << e.what() << "' lacks '" << (substring) << "'");            \
+    }                                                                                               \
+    BOOST_CHECK_MESSAGE(xgrad_thrown_, #expr " did not throw xgrad::Error");                        \
+  } while (0)
+
+namespace xgrad::test {
+
+/// Max |a - b| over all elements (shapes must match; both converted to float64).
+inline double max_abs_diff(const Tensor& a, const Tensor& b) {
+  BOOST_REQUIRE_MESSAGE(a.shape() == b.shape(), "shapes differ: " << to_string(a) << " vs " << to_string(b));
+  auto va = a.detach().to(float64).to_vector<double>();
+  auto vb = b.detach().to(float64).to_vector<double>();
+  double m = 0;
+  for (std::size_t i = 0; i < va.size(); ++i) m = std::max(m, std::fabs(va[i] - vb[i]));
+  return m;
+}
+
+/// BOOST_CHECK that a and b agree within tol element-wise.
+inline void check_close(const Tensor& a, const Tensor& b, double tol = 1e-6) {
+  const double d = max_abs_diff(a, b);
+  BOOST_CHECK_MESSAGE(d <= tol, "max |a - b| = " << d << " > " << tol << "\n a = " << to_string(a)
+                                                 << "\n b = " << to_string(b));
+}
+
+/// float64 leaf with values from randn, requiring grad.
+inline Tensor rand64(const Shape& s, double scale = 1.0, double shift = 0.0) {
+  Tensor t = randn(s, dtype(float64));
+  NoGradGuard ng;
+  t = t * scale + shift;
+  return t.detach().requires_grad_(true);
+}
+
+/// gradcheck that reports the worst element through Boost.Test instead of throwing.
+inline void check_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                            const std::vector<Tensor>& inputs, GradcheckOptions opts = {}) {
+  opts.raise_exception = false;
+  auto r = gradcheck(f, inputs, opts);
+  BOOST_CHECK_MESSAGE(r.ok, r.message);
+}
+
+inline void check_gradgradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                                const std::vector<Tensor>& inputs, GradcheckOptions opts = {}) {
+  opts.raise_exception = false;
+  auto r = gradgradcheck(f, inputs, opts);
+  BOOST_CHECK_MESSAGE(r.ok, r.message);
+}
+
+}  // namespace xgrad::test
