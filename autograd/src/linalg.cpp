@@ -76,7 +76,7 @@ void gemm_block(bool ta, bool tb, std::int64_t n, std::int64_t m, std::int64_t k
     }
   } else if (m == 1) {
     // One column: C[:, 0] = op(A) x with x = op(B)[:, 0].
-    const std::int64_t incx = 1;
+    const std::int64_t incx = tb ? 1 : ldb;
     if (ta)
       gemv(true, bi(k), bi(n), a, bi(lda), b, bi(incx), c, bi(ldc));
     else

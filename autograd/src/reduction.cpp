@@ -82,9 +82,10 @@ std::int64_t reduced_count(const Shape& shape, const std::vector<bool>& mask) {
 /// identity).
 void check_nonempty_reduction(const Tensor& a, const std::vector<bool>& mask, std::string_view op) {
   if (reduced_count(a.shape(), mask) == 0)
-    throw Error(fmt::format("{}: cannot reduce over an empty dimension (tensor of shape {}); the operation has no "
-                            "identity",
-                            op, a.shape()));
+    throw Error(
+        fmt::format("{}: cannot reduce over an empty dimension (tensor of shape {}); the operation has no "
+                    "identity",
+                    op, a.shape()));
 }
 
 // ---- max / min ----------------------------------------------------------------------------
@@ -102,10 +103,9 @@ Tensor extreme_kernel(const Tensor& a, const std::vector<bool>& mask, const Shap
   Tensor out = detail::make_tensor(out_shape, a.dtype());
   const auto r = detail::make_reduce_indexer(a.shape(), mask);
   detail::dispatch(a.dtype(), [&]<class T>() {
-    const T init = IsMax ? (std::is_floating_point_v<T> ? -std::numeric_limits<T>::infinity()
-                                                        : std::numeric_limits<T>::lowest())
-                         : (std::is_floating_point_v<T> ? std::numeric_limits<T>::infinity()
-                                                        : std::numeric_limits<T>::max());
+    const T init =
+        IsMax ? (std::is_floating_point_v<T> ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest())
+              : (std::is_floating_point_v<T> ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max());
     T* o = out.data_ptr<T>();
     reduce_generic<T, T>(
         a.data_ptr<T>(), r, init,
@@ -161,10 +161,9 @@ Tensor arg_extreme(const Tensor& a, std::optional<std::int64_t> dim, bool keepdi
   const auto r = detail::make_reduce_indexer(a.shape(), mask);
   detail::dispatch(a.dtype(), [&]<class T>() {
     using A = ArgAcc<T>;
-    const T init = IsMax ? (std::is_floating_point_v<T> ? -std::numeric_limits<T>::infinity()
-                                                        : std::numeric_limits<T>::lowest())
-                         : (std::is_floating_point_v<T> ? std::numeric_limits<T>::infinity()
-                                                        : std::numeric_limits<T>::max());
+    const T init =
+        IsMax ? (std::is_floating_point_v<T> ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest())
+              : (std::is_floating_point_v<T> ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max());
     std::int64_t* o = out.data_ptr<std::int64_t>();
     // The chunk accumulators start at index -1; an element only replaces a strictly worse
     // value (or the -1 start), so the first occurrence wins. NaN counts as the extreme
@@ -314,7 +313,7 @@ Tensor logsumexp(const Tensor& a, const Dims& dims, bool keepdim) {
     T* o = out.data_ptr<T>();
     // NOTE: log-sum-exp; never exp() the raw values. m = max; an infinite m is replaced by 0
     // so that all -inf gives log(0) = -inf and any +inf gives +inf (instead of inf - inf).
-    // exp runs in T (each term is in (0, 1]); the terms accumulate in acc_t.
+    // exp runs in T (each term is at most 1 when the max is finite); the sum runs in acc_t.
     std::vector<T> shift(static_cast<std::size_t>(r.n_out));
     reduce_generic<T, T>(
         p, r, -std::numeric_limits<T>::infinity(),
@@ -393,7 +392,11 @@ Tensor norm(const Tensor& a, double p, const Dims& dims, bool keepdim) {
 
 Tensor Tensor::max() const { return xgrad::max(*this); }
 Tensor Tensor::min() const { return xgrad::min(*this); }
-Tensor Tensor::argmax(std::optional<std::int64_t> dim, bool keepdim) const { return xgrad::argmax(*this, dim, keepdim); }
-Tensor Tensor::argmin(std::optional<std::int64_t> dim, bool keepdim) const { return xgrad::argmin(*this, dim, keepdim); }
+Tensor Tensor::argmax(std::optional<std::int64_t> dim, bool keepdim) const {
+  return xgrad::argmax(*this, dim, keepdim);
+}
+Tensor Tensor::argmin(std::optional<std::int64_t> dim, bool keepdim) const {
+  return xgrad::argmin(*this, dim, keepdim);
+}
 
 }  // namespace xgrad

@@ -74,8 +74,8 @@ void for_rows(const std::vector<CopyDim>& outer, std::int64_t r0, std::int64_t r
 // input's contiguous dim away from the innermost position is copied in kTile x kTile tiles
 // so that both sides stay in cache. Parallel above kGrain elements.
 template <class T>
-void copy_box(const T* src, std::int64_t src_off, const Dims& src_st, T* dst, std::int64_t dst_off,
-              const Dims& dst_st, const Shape& box) {
+void copy_box(const T* src, std::int64_t src_off, const Dims& src_st, T* dst, std::int64_t dst_off, const Dims& dst_st,
+              const Shape& box) {
   const std::int64_t total = shape_numel(box);
   if (total == 0) return;
   std::vector<CopyDim> dims = simplify(box, src_st, dst_st);
@@ -109,8 +109,8 @@ void copy_box(const T* src, std::int64_t src_off, const Dims& src_st, T* dst, st
                                const std::int64_t k0 = kt * kTile, k1 = std::min(kd.size, k0 + kTile);
                                for (std::int64_t l0 = 0; l0 < last.size; l0 += kTile) {
                                  const std::int64_t l1 = std::min(last.size, l0 + kTile);
-                                 for (std::int64_t l = l0; l < l1; ++l)
-                                   for (std::int64_t i = k0; i < k1; ++i)
+                                 for (std::int64_t i = k0; i < k1; ++i)
+                                   for (std::int64_t l = l0; l < l1; ++l)
                                      dst[d_o + i * kd.dst + l] = src[so + i + l * last.src];
                                }
                              });
@@ -120,15 +120,17 @@ void copy_box(const T* src, std::int64_t src_off, const Dims& src_st, T* dst, st
   }
   std::vector<CopyDim> outer(dims.begin(), dims.end() - 1);
   const std::int64_t rows = total / last.size;
-  detail::parallel_for(rows, std::max<std::int64_t>(1, detail::kGrain / last.size), [&](std::int64_t r0, std::int64_t r1) {
-    for_rows(outer, r0, r1, [&](std::int64_t so, std::int64_t d_o) {
-      if (last.src == 1 && last.dst == 1) {
-        std::copy(src + so, src + so + last.size, dst + d_o);
-      } else {
-        for (std::int64_t j = 0; j < last.size; ++j) dst[d_o + j * last.dst] = src[so + j * last.src];
-      }
-    });
-  });
+  detail::parallel_for(rows, std::max<std::int64_t>(1, detail::kGrain / last.size),
+                       [&](std::int64_t r0, std::int64_t r1) {
+                         for_rows(outer, r0, r1, [&](std::int64_t so, std::int64_t d_o) {
+                           if (last.src == 1 && last.dst == 1) {
+                             std::copy(src + so, src + so + last.size, dst + d_o);
+                           } else {
+                             for (std::int64_t j = 0; j < last.size; ++j)
+                               dst[d_o + j * last.dst] = src[so + j * last.src];
+                           }
+                         });
+                       });
 }
 
 // Fills every element of t with v.
@@ -184,7 +186,8 @@ Tensor uncrop(const Tensor& g, const Shape& big, const Box& box, double fill_val
     copy_box<T>(g.data_ptr<T>(), 0, detail::contiguous_strides(g.shape()), out.data_ptr<T>(), off, dst_st, box.sizes);
   });
   if (any_requires_grad({&g}))
-    record(name, {g}, {out}, {}, [box](const Grads& gr, const Grads&) { return Grads{crop(gr[0], box, "SliceBackward")}; });
+    record(name, {g}, {out}, {},
+           [box](const Grads& gr, const Grads&) { return Grads{crop(gr[0], box, "SliceBackward")}; });
   return out;
 }
 
@@ -253,7 +256,8 @@ Tensor permute(const Tensor& a, const std::vector<std::int64_t>& dims) {
   if (any_requires_grad({&a})) {
     Dims inv(p.size());
     for (std::size_t i = 0; i < p.size(); ++i) inv[p[i]] = static_cast<std::int64_t>(i);
-    record("PermuteBackward", {a}, {out}, {}, [inv](const Grads& g, const Grads&) { return Grads{permute(g[0], inv)}; });
+    record("PermuteBackward", {a}, {out}, {},
+           [inv](const Grads& g, const Grads&) { return Grads{permute(g[0], inv)}; });
   }
   return out;
 }
@@ -280,9 +284,10 @@ Tensor transpose(const Tensor& a, std::int64_t d0, std::int64_t d1) {
 Tensor t(const Tensor& a) {
   detail::check_defined(a, "t");
   if (a.dim() > 2)
-    throw Error(fmt::format("t: expects a tensor with <= 2 dimensions, but got shape {} ({}-d); use transpose(d0, d1) "
-                            "or permute(dims)",
-                            a.shape(), a.dim()));
+    throw Error(
+        fmt::format("t: expects a tensor with <= 2 dimensions, but got shape {} ({}-d); use transpose(d0, d1) "
+                    "or permute(dims)",
+                    a.shape(), a.dim()));
   return a.dim() == 2 ? transpose(a, 0, 1) : transpose(a, 0, 0);
 }
 
@@ -301,8 +306,9 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
     if (tensors[i].dim() == 0)
       throw Error(fmt::format("cat: zero-dimensional tensor (at position {}) cannot be concatenated", i));
     if (tensors[i].dtype() != r.dtype())
-      throw Error(fmt::format("cat: expected all tensors to have the same dtype, but tensor {} is {} and tensor {} is {}",
-                              ref, r.dtype(), i, tensors[i].dtype()));
+      throw Error(
+          fmt::format("cat: expected all tensors to have the same dtype, but tensor {} is {} and tensor {} is {}", ref,
+                      r.dtype(), i, tensors[i].dtype()));
   }
   const std::int64_t d = detail::wrap_dim(dim, r.dim(), "cat", r.shape());
   Shape os = r.shape();
@@ -318,14 +324,16 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
       continue;
     }
     if (t.dim() != r.dim())
-      throw Error(fmt::format("cat: tensors must have the same number of dimensions, but tensor {} has shape {} and "
-                              "tensor {} has shape {}",
-                              ref, r.shape(), i, t.shape()));
+      throw Error(
+          fmt::format("cat: tensors must have the same number of dimensions, but tensor {} has shape {} and "
+                      "tensor {} has shape {}",
+                      ref, r.shape(), i, t.shape()));
     for (std::int64_t k = 0; k < r.dim(); ++k)
       if (k != d && t.shape()[k] != r.shape()[k])
-        throw Error(fmt::format("cat: sizes of tensors must match except in dimension {}, but tensor {} has shape {} "
-                                "and tensor {} has shape {} (mismatch in dimension {})",
-                                d, ref, r.shape(), i, t.shape(), k));
+        throw Error(
+            fmt::format("cat: sizes of tensors must match except in dimension {}, but tensor {} has shape {} "
+                        "and tensor {} has shape {} (mismatch in dimension {})",
+                        d, ref, r.shape(), i, t.shape(), k));
     starts[i] = os[d];
     offsets.push_back(os[d]);
     sizes.push_back(t.shape()[d]);
@@ -345,7 +353,8 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
              Grads out_g(req.size());
              for (std::size_t i = 0; i < req.size(); ++i) {
                if (!req[i]) continue;
-               out_g[i] = is_skipped[i] ? detail::make_tensor(shapes[i], dtype) : narrow(g[0], d, starts[i], shapes[i][d]);
+               out_g[i] =
+                   is_skipped[i] ? detail::make_tensor(shapes[i], dtype) : narrow(g[0], d, starts[i], shapes[i][d]);
              }
              return out_g;
            });
@@ -359,12 +368,14 @@ Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim) {
   const Tensor& r = tensors[0];
   for (std::size_t i = 1; i < tensors.size(); ++i) {
     if (tensors[i].shape() != r.shape())
-      throw Error(fmt::format("stack: expects each tensor to be equal size, but tensor 0 has shape {} and tensor {} has "
-                              "shape {}",
-                              r.shape(), i, tensors[i].shape()));
+      throw Error(
+          fmt::format("stack: expects each tensor to be equal size, but tensor 0 has shape {} and tensor {} has "
+                      "shape {}",
+                      r.shape(), i, tensors[i].shape()));
     if (tensors[i].dtype() != r.dtype())
-      throw Error(fmt::format("stack: expected all tensors to have the same dtype, but tensor 0 is {} and tensor {} is {}",
-                              r.dtype(), i, tensors[i].dtype()));
+      throw Error(
+          fmt::format("stack: expected all tensors to have the same dtype, but tensor 0 is {} and tensor {} is {}",
+                      r.dtype(), i, tensors[i].dtype()));
   }
   const std::int64_t d = detail::wrap_dim(dim, r.dim() + 1, "stack", r.shape());
   Shape os = r.shape();
@@ -394,8 +405,8 @@ Tensor narrow(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_
   const std::int64_t d = detail::wrap_dim(dim, a.dim(), "narrow", a.shape());
   const std::int64_t n = a.shape()[d];
   if (start < -n || start > n)
-    throw Error(fmt::format("narrow: start {} is out of range for dimension {} of size {} (shape {})", start, d, n,
-                            a.shape()));
+    throw Error(
+        fmt::format("narrow: start {} is out of range for dimension {} of size {} (shape {})", start, d, n, a.shape()));
   if (start < 0) start += n;
   if (length < 0 || start + length > n)
     throw Error(fmt::format("narrow: start ({}) + length ({}) exceeds the size {} of dimension {} (shape {})", start,
@@ -486,7 +497,8 @@ Tensor pad(const Tensor& a, const std::vector<std::int64_t>& pad, double value) 
     throw Error(fmt::format("pad: padding {} has {} pairs but the tensor of shape {} has only {} dims", pad,
                             pad.size() / 2, a.shape(), a.dim()));
   for (auto p : pad)
-    if (p < 0) throw Error(fmt::format("pad: negative padding {} is not supported (pad = {}, shape {})", p, pad, a.shape()));
+    if (p < 0)
+      throw Error(fmt::format("pad: negative padding {} is not supported (pad = {}, shape {})", p, pad, a.shape()));
   Box box = full_box(a.shape());
   Shape os = a.shape();
   for (std::size_t i = 0; i < pad.size() / 2; ++i) {

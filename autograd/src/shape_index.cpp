@@ -21,8 +21,7 @@ void check_index_dtype(const Tensor& index, std::string_view op) {
 }
 
 // Throws unless every index value lies in [0, n).
-void check_index_range(const Tensor& index, std::int64_t n, std::int64_t dim, std::string_view op,
-                       const Shape& shape) {
+void check_index_range(const Tensor& index, std::int64_t n, std::int64_t dim, std::string_view op, const Shape& shape) {
   const std::int64_t* p = index.data_ptr<std::int64_t>();
   for (std::int64_t i = 0; i < index.numel(); ++i)
     if (p[i] < 0 || p[i] >= n)
@@ -89,9 +88,8 @@ Tensor index_add_zeros(const Tensor& g, std::int64_t d, const Tensor& index, std
     });
   });
   if (any_requires_grad({&g}))
-    record("IndexAddBackward", {g}, {out}, {index}, [d](const Grads& gr, const Grads& s) {
-      return Grads{index_select(gr[0], d, s[0])};
-    });
+    record("IndexAddBackward", {g}, {out}, {index},
+           [d](const Grads& gr, const Grads& s) { return Grads{index_select(gr[0], d, s[0])}; });
   return out;
 }
 
@@ -140,9 +138,8 @@ Tensor index_select(const Tensor& a, std::int64_t dim, const Tensor& index) {
                          });
   });
   if (any_requires_grad({&a}))
-    record("IndexSelectBackward", {a}, {out}, {index}, [d, n](const Grads& g, const Grads& s) {
-      return Grads{index_add_zeros(g[0], d, s[0], n)};
-    });
+    record("IndexSelectBackward", {a}, {out}, {index},
+           [d, n](const Grads& g, const Grads& s) { return Grads{index_add_zeros(g[0], d, s[0], n)}; });
   return out;
 }
 
@@ -151,9 +148,10 @@ Tensor gather(const Tensor& a, std::int64_t dim, const Tensor& index) {
   detail::check_defined(index, "gather");
   check_index_dtype(index, "gather");
   if (index.dim() != a.dim())
-    throw Error(fmt::format("gather: index must have the same number of dimensions as the input, got index shape {} "
-                            "and input shape {}",
-                            index.shape(), a.shape()));
+    throw Error(
+        fmt::format("gather: index must have the same number of dimensions as the input, got index shape {} "
+                    "and input shape {}",
+                    index.shape(), a.shape()));
   const std::int64_t d = detail::wrap_dim(dim, a.dim(), "gather", a.shape());
   if (a.dim() == 0) {
     check_index_range(index, 1, 0, "gather", a.shape());
@@ -161,9 +159,10 @@ Tensor gather(const Tensor& a, std::int64_t dim, const Tensor& index) {
   }
   for (std::int64_t k = 0; k < a.dim(); ++k)
     if (k != d && index.shape()[k] > a.shape()[k])
-      throw Error(fmt::format("gather: index shape {} exceeds input shape {} in dimension {} (only dimension {} may be "
-                              "larger)",
-                              index.shape(), a.shape(), k, d));
+      throw Error(
+          fmt::format("gather: index shape {} exceeds input shape {} in dimension {} (only dimension {} may be "
+                      "larger)",
+                      index.shape(), a.shape(), k, d));
   const std::int64_t n = a.shape()[d];
   check_index_range(index, n, d, "gather", a.shape());
   const Shape& is = index.shape();
@@ -199,9 +198,10 @@ Tensor scatter_add(const Tensor& a, std::int64_t dim, const Tensor& index, const
   detail::check_defined(index, "scatter_add");
   check_index_dtype(index, "scatter_add");
   if (index.dim() != a.dim() || src.dim() != a.dim())
-    throw Error(fmt::format("scatter_add: input, index and src must have the same number of dimensions, got input "
-                            "shape {}, index shape {} and src shape {}",
-                            a.shape(), index.shape(), src.shape()));
+    throw Error(
+        fmt::format("scatter_add: input, index and src must have the same number of dimensions, got input "
+                    "shape {}, index shape {} and src shape {}",
+                    a.shape(), index.shape(), src.shape()));
   const std::int64_t d = detail::wrap_dim(dim, a.dim(), "scatter_add", a.shape());
   if (a.dim() == 0) {
     check_index_range(index, 1, 0, "scatter_add", a.shape());
@@ -209,9 +209,10 @@ Tensor scatter_add(const Tensor& a, std::int64_t dim, const Tensor& index, const
   }
   for (std::int64_t k = 0; k < a.dim(); ++k)
     if (index.shape()[k] > src.shape()[k] || (k != d && index.shape()[k] > a.shape()[k]))
-      throw Error(fmt::format("scatter_add: index shape {} must not exceed src shape {} in any dimension, nor input "
-                              "shape {} outside dimension {} (dimension {} violates this)",
-                              index.shape(), src.shape(), a.shape(), d, k));
+      throw Error(
+          fmt::format("scatter_add: index shape {} must not exceed src shape {} in any dimension, nor input "
+                      "shape {} outside dimension {} (dimension {} violates this)",
+                      index.shape(), src.shape(), a.shape(), d, k));
   const std::int64_t n = a.shape()[d];
   check_index_range(index, n, d, "scatter_add", a.shape());
   Tensor out = detail::make_tensor(a.shape(), a.dtype());
@@ -232,8 +233,7 @@ Tensor scatter_add(const Tensor& a, std::int64_t dim, const Tensor& index, const
       const std::int64_t ab = offset_of(p, is, ast, 0, du), sb = offset_of(p, is, sst, 0, du);
       for (std::int64_t i = 0; i < m; ++i) {
         const std::int64_t* ir = pi + (p * m + i) * post;
-        for (std::int64_t q = q0; q < q1; ++q)
-          po[ab + ir[q] * ast[du] + a_post[q]] += ps[sb + i * sst[du] + s_post[q]];
+        for (std::int64_t q = q0; q < q1; ++q) po[ab + ir[q] * ast[du] + a_post[q]] += ps[sb + i * sst[du] + s_post[q]];
       }
     });
   });
@@ -261,7 +261,9 @@ Tensor scatter_add(const Tensor& a, std::int64_t dim, const Tensor& index, const
   return out;
 }
 
-Tensor Tensor::index_select(std::int64_t dim, const Tensor& index) const { return xgrad::index_select(*this, dim, index); }
+Tensor Tensor::index_select(std::int64_t dim, const Tensor& index) const {
+  return xgrad::index_select(*this, dim, index);
+}
 Tensor Tensor::gather(std::int64_t dim, const Tensor& index) const { return xgrad::gather(*this, dim, index); }
 
 }  // namespace xgrad

@@ -30,11 +30,13 @@ std::int64_t shape_numel(const Shape& s) {
   return n;
 }
 
-// 64-byte alignment keeps AVX-512 loads aligned.
+// Heap buffers are 64-byte aligned (AVX-512 loads); small ones use the inline buffer.
 Storage::Storage(std::size_t n) : nbytes(n) {
-  data = static_cast<std::byte*>(::operator new(n == 0 ? 1 : n, std::align_val_t{64}));
+  data = n <= kInlineBytes ? inline_ : static_cast<std::byte*>(::operator new(n, std::align_val_t{64}));
 }
-Storage::~Storage() { ::operator delete(data, std::align_val_t{64}); }
+Storage::~Storage() {
+  if (data != inline_) ::operator delete(data, std::align_val_t{64});
+}
 
 namespace detail {
 

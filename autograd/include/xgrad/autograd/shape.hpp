@@ -28,7 +28,8 @@ Tensor t(const Tensor& a);
 /// Broadcasts a to `shape` (NumPy rules; -1 keeps a size) (copy). Gradient: sum_to.
 Tensor expand(const Tensor& a, const Shape& shape);
 Tensor broadcast_to(const Tensor& a, const Shape& shape);
-/// Concatenates along dim; all other dims must match, dtypes must match.
+/// Concatenates along dim; all other dims must match, dtypes must match. Like PyTorch, 1-d
+/// tensors of shape [0] are skipped. Throws on an empty list, 0-d tensors and mismatches.
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
 /// Stacks equal-shaped tensors along a new dim.
 Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
@@ -38,10 +39,13 @@ std::vector<Tensor> split(const Tensor& a, std::int64_t split_size, std::int64_t
 std::vector<Tensor> split(const Tensor& a, const std::vector<std::int64_t>& sizes, std::int64_t dim = 0);
 /// `chunks` pieces of size ceil(n/chunks) along dim (PyTorch's rule; may return fewer).
 std::vector<Tensor> chunk(const Tensor& a, std::int64_t chunks, std::int64_t dim = 0);
-/// Elements start..start+length-1 along dim (copy). slice() takes [start, end) with step.
+/// Elements start..start+length-1 along dim (copy; a negative start counts from the end).
+/// slice() takes [start, end) with step > 0, PyTorch's clamping: negative bounds count from
+/// the end, then both are clamped to [0, size] (an empty range gives an empty dim).
 Tensor narrow(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_t length);
 Tensor slice(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_t end, std::int64_t step = 1);
-/// Rows of a along dim picked by the 1-d int64 `index`. Out-of-range indices throw.
+/// Rows of a along dim picked by the 1-d int64 `index` (repeats allowed). Indices outside
+/// [0, size) throw, naming the index and the size.
 Tensor index_select(const Tensor& a, std::int64_t dim, const Tensor& index);
 /// out[i][j] = a[index[i][j]][j] (dim 0) etc.; index is int64 with a's number of dims.
 Tensor gather(const Tensor& a, std::int64_t dim, const Tensor& index);

@@ -31,6 +31,11 @@ struct Storage {
   std::byte* data = nullptr;
   std::size_t nbytes = 0;
   std::uint64_t version = 0;
+
+ private:
+  // Small tensors live inside the Storage object itself: one allocation fewer per op.
+  static constexpr std::size_t kInlineBytes = 64;
+  alignas(16) std::byte inline_[kInlineBytes];
 };
 
 /// A gradient hook: sees the gradient flowing into a tensor and may return a replacement
