@@ -18,6 +18,10 @@ std::vector<Tensor> run_f(const GradcheckFn& f, const std::vector<Tensor>& input
     if (o.dtype() != Dtype::float64)
       throw Error(fmt::format("gradcheck: outputs must be float64, got {}", o.describe()));
   }
+  // Finite differences perturb the inputs in place: an output that shares storage with an
+  // input (a view) would change with them, so keep a copy.
+  if (!grad_mode_enabled())
+    for (Tensor& o : outs) o = o.clone();
   return outs;
 }
 

@@ -83,7 +83,7 @@ void gemm_block(bool ta, bool tb, std::int64_t n, std::int64_t m, std::int64_t k
       gemv(false, bi(n), bi(k), a, bi(lda), b, bi(incx), c, bi(ldc));
   } else if (n == 1) {
     // One row: C[0, :]^T = op(B)^T x with x = op(A)[0, :]^T.
-    const std::int64_t incx = ta ? lda : 1;
+    const std::int64_t incx = 1;
     if (tb)
       gemv(false, bi(m), bi(k), b, bi(ldb), a, bi(incx), c, 1);
     else
