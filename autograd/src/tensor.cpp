@@ -154,6 +154,10 @@ Tensor& Tensor::requires_grad_(bool r) {
 }
 Tensor Tensor::grad() const {
   detail::check_defined(*this, "grad");
+  if (impl_->grad_fn && !impl_->retains_grad)
+    throw Error(fmt::format("grad: {} is not a leaf and does not retain its gradient, so backward does not fill "
+                            ".grad() for it; call retain_grad() on it before backward (or use autograd::grad)",
+                            describe()));
   return impl_->grad;
 }
 void Tensor::set_grad(const Tensor& g) const {

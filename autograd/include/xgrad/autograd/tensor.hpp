@@ -96,7 +96,8 @@ class Tensor {
   /// Sets requires_grad on a leaf. Throws for int64 tensors and for non-leaves when
   /// asked to turn it off.
   Tensor& requires_grad_(bool on = true);
-  /// Accumulated gradient (undefined until a backward reaches this tensor).
+  /// Accumulated gradient (undefined until a backward reaches this tensor). Throws for a
+  /// non-leaf that did not call retain_grad() (backward never fills its .grad()).
   Tensor grad() const;
   /// Replaces the accumulated gradient (undefined to clear it).
   void set_grad(const Tensor& g) const;
