@@ -1,0 +1,160 @@
+// DataLoader: batches of a Dataset, shuffled reproducibly, collated in parallel (TBB) and
+// prepared one batch ahead in the background, like torch.utils.data.DataLoader.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <memory>
+#include <vector>
+
+#include "xgrad/autograd/tensor.hpp"
+#include "xgrad/data/dataset.hpp"
+
+namespace xgrad::data {
+
+/// A mini-batch: the examples' data stacked along a new dim 0 ([B, ...data shape]) and
+/// their targets stacked the same way (0-d int64 labels -> an int64 [B] tensor; undefined
+/// when the dataset has no targets). `indices` are the dataset indices of the B rows, in
+/// order. Batches carry no autograd history.
+struct Batch {
+  Tensor data;
+  Tensor target;
+  std::vector<std::int64_t> indices;
+  std::int64_t size() const { return static_cast<std::int64_t>(indices.size()); }
+};
+
+/// Options of DataLoader, with chainable setters (defaults in brackets):
+/// batch_size [64], shuffle [false], drop_last [false], seed [0], prefetch [true],
+/// parallel [true].
+struct DataLoaderOptions {
+  DataLoaderOptions() = default;
+  explicit DataLoaderOptions(std::int64_t batch_size) : batch_size_(batch_size) {}
+
+  /// Examples per batch (>= 1).
+  DataLoaderOptions& batch_size(std::int64_t b) {
+    batch_size_ = b;
+    return *this;
+  }
+  /// Visit the examples in a new random order every epoch (see DataLoader).
+  DataLoaderOptions& shuffle(bool on = true) {
+    shuffle_ = on;
+    return *this;
+  }
+  /// Drop the last batch when it has fewer than batch_size examples.
+  DataLoaderOptions& drop_last(bool on = true) {
+    drop_last_ = on;
+    return *this;
+  }
+  /// Seed of the shuffling generator.
+  DataLoaderOptions& seed(std::uint64_t s) {
+    seed_ = s;
+    return *this;
+  }
+  /// Collate batch k+1 in a background TBB task while the caller works on batch k.
+  DataLoaderOptions& prefetch(bool on = true) {
+    prefetch_ = on;
+    return *this;
+  }
+  /// Collate the examples of a batch in parallel (tbb::parallel_for); false: serially on
+  /// the collating thread. Both give bit-identical batches.
+  DataLoaderOptions& parallel(bool on = true) {
+    parallel_ = on;
+    return *this;
+  }
+
+  std::int64_t batch_size_ = 64;
+  bool shuffle_ = false;
+  bool drop_last_ = false;
+  std::uint64_t seed_ = 0;
+  bool prefetch_ = true;
+  bool parallel_ = true;
+};
+
+/// Stacks dataset examples `indices` into one Batch: data [B, ...], target [B, ...].
+/// Every example must have the same data shape and dtype (and the same target shape and
+/// dtype, or all targets undefined); otherwise throws xgrad::Error naming the two examples
+/// and their shapes. Datasets with tensor_rows() are collated by copying rows straight from
+/// the source tensors. With `parallel` the copies (and the get() calls) are spread over the
+/// examples with tbb::parallel_for; the result is bit-identical to the serial one.
+/// Throws xgrad::Error for an empty `indices` or an out-of-range index.
+Batch collate(const Dataset& dataset, const std::vector<std::int64_t>& indices, bool parallel = true);
+
+namespace detail {
+struct EpochState;
+}
+
+/// Iterates over a dataset in mini-batches:
+///
+///     auto loader = DataLoader(std::make_shared<TensorDataset>(x, y),
+///                              DataLoaderOptions(128).shuffle(true).seed(42));
+///     for (int epoch = 0; epoch < 5; ++epoch)
+///       for (const Batch& batch : loader) train_step(batch.data, batch.target);
+///
+/// Every begin() starts an epoch: the examples are visited in order 0..N-1, or, with
+/// shuffle, in a permutation drawn from a std::mt19937_64 seeded with seed + epoch (epoch =
+/// 0 for the first begin(), then 1, 2, ...; see set_epoch). The loader's own generator makes
+/// every epoch's order reproducible and independent of the global generator (which is
+/// neither used nor advanced). Consecutive batches cover the order; the last one is smaller
+/// when N is not a multiple of batch_size, unless drop_last drops it.
+///
+/// With prefetch, batch k+1 is collated in a background TBB task (tbb::task_group, the one
+/// thread pool; no std::thread) while the caller works on batch k; operator++ waits for it.
+/// Leaving the loop early is safe: the iterator's destructor waits for the pending task.
+/// An exception thrown while collating in the background is rethrown by operator++ (or by
+/// begin() for the first batch).
+///
+/// The dataset's size is read at each begin(); the dataset must not change during an epoch.
+class DataLoader {
+ public:
+  /// Throws xgrad::Error for a null dataset or batch_size < 1.
+  explicit DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions options = {});
+
+  /// An input iterator over the batches of one epoch. Copies share the epoch's state.
+  class Iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = Batch;
+    using difference_type = std::ptrdiff_t;
+    using pointer = Batch*;
+    using reference = Batch&;
+
+    Iterator() = default;
+    /// The current batch (may be moved from).
+    Batch& operator*() const;
+    Batch* operator->() const { return &**this; }
+    Iterator& operator++();
+    void operator++(int) { ++*this; }
+    bool operator==(std::default_sentinel_t) const;
+    /// Index of the current batch within the epoch.
+    std::int64_t batch_index() const;
+
+   private:
+    friend class DataLoader;
+    explicit Iterator(std::shared_ptr<detail::EpochState> state) : state_(std::move(state)) {}
+    std::shared_ptr<detail::EpochState> state_;
+  };
+
+  /// Starts the next epoch and collates its first batch.
+  Iterator begin();
+  std::default_sentinel_t end() const { return {}; }
+
+  /// Number of batches per epoch: ceil(N / batch_size), or floor with drop_last.
+  std::int64_t size() const;
+  /// The epoch the next begin() starts (0 initially). set_epoch(e) makes the next begin()
+  /// replay epoch e's order, e.g. when resuming training from a checkpoint.
+  std::int64_t epoch() const { return epoch_; }
+  void set_epoch(std::int64_t e);
+  /// The order in which epoch `e` visits the dataset indices (all of them, before drop_last).
+  std::vector<std::int64_t> epoch_order(std::int64_t e) const;
+
+  const DataLoaderOptions& options() const { return options_; }
+  const std::shared_ptr<const Dataset>& dataset() const { return dataset_; }
+
+ private:
+  std::shared_ptr<const Dataset> dataset_;
+  DataLoaderOptions options_;
+  std::int64_t epoch_ = 0;
+};
+
+}  // namespace xgrad::data

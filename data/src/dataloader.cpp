@@ -1,0 +1,279 @@
+// collate() and the DataLoader: shuffled batches, parallel collation, background prefetch.
+#include "xgrad/data/dataloader.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <exception>
+#include <numeric>
+#include <utility>
+
+#include <fmt/format.h>
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_group.h>
+
+#include "common.hpp"
+#include "xgrad/autograd/node.hpp"
+
+namespace xgrad::data {
+
+namespace {
+
+/// Below this many bytes per batch the copies run inline: a small batch must not pay for
+/// task scheduling.
+constexpr std::size_t kParallelBytes = std::size_t{1} << 17;
+/// Bytes copied per task at least.
+constexpr std::size_t kChunkBytes = std::size_t{1} << 16;
+
+/// f(i) for every example i in [0, b): serially, or over TBB tasks of at least `grain`
+/// examples.
+template <class F>
+void for_examples(std::int64_t b, bool parallel, std::int64_t grain, const F& f) {
+  if (!parallel || b <= grain) {
+    for (std::int64_t i = 0; i < b; ++i) f(i);
+    return;
+  }
+  tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, b, static_cast<std::size_t>(grain)),
+                    [&](const tbb::blocked_range<std::int64_t>& r) {
+                      for (std::int64_t i = r.begin(); i < r.end(); ++i) f(i);
+                    });
+}
+
+/// Examples per task when each copies `bytes` (whole batch inline when it is small).
+std::int64_t copy_grain(std::int64_t b, std::size_t bytes) {
+  if (bytes == 0 || static_cast<std::size_t>(b) * bytes < kParallelBytes) return std::max<std::int64_t>(b, 1);
+  return std::max<std::int64_t>(1, static_cast<std::int64_t>(kChunkBytes / bytes));
+}
+
+Shape batch_shape(std::int64_t b, const Shape& row) {
+  Shape s{b};
+  s.insert(s.end(), row.begin(), row.end());
+  return s;
+}
+
+/// Batch from whole tensors: row i of the batch is row src(i) of the source.
+Tensor gather_rows(const Tensor& source, const std::vector<std::int64_t>& rows, bool parallel) {
+  const auto b = static_cast<std::int64_t>(rows.size());
+  Tensor out = xgrad::detail::make_tensor(batch_shape(b, detail::row_shape(source)), source.dtype());
+  const std::size_t nbytes = detail::row_bytes(source);
+  const std::byte* src = detail::raw_bytes(source);
+  std::byte* dst = detail::raw_bytes(out);
+  for_examples(b, parallel, copy_grain(b, nbytes), [&](std::int64_t i) {
+    if (nbytes > 0)
+      std::memcpy(dst + static_cast<std::size_t>(i) * nbytes,
+                  src + static_cast<std::size_t>(rows[static_cast<std::size_t>(i)]) * nbytes, nbytes);
+  });
+  return out;
+}
+
+/// Stacks per-example tensors (all defined, same shape and dtype: checked by the caller).
+Tensor stack_examples(const std::vector<Example>& ex, Tensor Example::*field, bool parallel) {
+  const auto b = static_cast<std::int64_t>(ex.size());
+  const Tensor& first = ex.front().*field;
+  Tensor out = xgrad::detail::make_tensor(batch_shape(b, first.shape()), first.dtype());
+  const std::size_t nbytes = static_cast<std::size_t>(first.numel()) * dtype_size(first.dtype());
+  std::byte* dst = detail::raw_bytes(out);
+  for_examples(b, parallel, copy_grain(b, nbytes), [&](std::int64_t i) {
+    if (nbytes > 0)
+      std::memcpy(dst + static_cast<std::size_t>(i) * nbytes, detail::raw_bytes(ex[static_cast<std::size_t>(i)].*field),
+                  nbytes);
+  });
+  return out;
+}
+
+/// All examples' `field` must agree with example 0's (defined-ness, shape, dtype).
+void check_uniform(const std::vector<Example>& ex, const std::vector<std::int64_t>& indices, Tensor Example::*field,
+                   const char* what) {
+  const Tensor& first = ex.front().*field;
+  for (std::size_t i = 1; i < ex.size(); ++i) {
+    const Tensor& t = ex[i].*field;
+    if (t.defined() != first.defined())
+      throw Error(fmt::format("collate: example {} has {} {} but example {} has {}", indices[0],
+                              first.defined() ? "a" : "no", what, indices[i], t.defined() ? "one" : "none"));
+    if (t.defined() && (t.shape() != first.shape() || t.dtype() != first.dtype()))
+      throw Error(
+          fmt::format("collate: cannot stack the {}s of examples {} ({} {}) and {} ({} {}): every example "
+                      "of a batch needs the same shape and dtype",
+                      what, indices[0], first.shape(), first.dtype(), indices[i], t.shape(), t.dtype()));
+  }
+}
+
+}  // namespace
+
+Batch collate(const Dataset& dataset, const std::vector<std::int64_t>& indices, bool parallel) {
+  if (indices.empty()) throw Error("collate: expected at least one example index, got none");
+  const std::int64_t n = dataset.size();
+  for (std::size_t i = 0; i < indices.size(); ++i)
+    if (indices[i] < 0 || indices[i] >= n)
+      throw Error(
+          fmt::format("collate: index {} (at position {}) is out of range for a dataset of size {}", indices[i], i, n));
+  Batch batch;
+  batch.indices = indices;
+
+  if (auto rows = dataset.tensor_rows()) {
+    // Fast path: copy rows straight from the source tensors.
+    std::vector<std::int64_t> src = indices;
+    if (rows->index)
+      for (auto& s : src) s = (*rows->index)[static_cast<std::size_t>(s)];
+    batch.data = gather_rows(rows->data, src, parallel);
+    if (rows->target.defined()) batch.target = gather_rows(rows->target, src, parallel);
+    return batch;
+  }
+
+  const auto b = static_cast<std::int64_t>(indices.size());
+  std::vector<Example> ex(static_cast<std::size_t>(b));
+  // get() may be expensive (decoding, augmentation): one example per task.
+  for_examples(b, parallel, 1, [&](std::int64_t i) {
+    NoGradGuard no_grad;  // per thread: the examples are data, not part of a graph
+    ex[static_cast<std::size_t>(i)] = dataset.get(indices[static_cast<std::size_t>(i)]);
+  });
+  if (!ex.front().data.defined()) throw Error(fmt::format("collate: example {} has undefined data", indices.front()));
+  check_uniform(ex, indices, &Example::data, "data");
+  check_uniform(ex, indices, &Example::target, "target");
+  batch.data = stack_examples(ex, &Example::data, parallel);
+  if (ex.front().target.defined()) batch.target = stack_examples(ex, &Example::target, parallel);
+  return batch;
+}
+
+// ---- DataLoader ------------------------------------------------------------------------
+
+namespace detail {
+
+/// One epoch: its order, the current batch and the batch being prefetched.
+struct EpochState {
+  std::shared_ptr<const Dataset> dataset;
+  std::vector<std::int64_t> order;
+  std::int64_t batch_size = 1;
+  std::int64_t num_batches = 0;
+  bool prefetch = true;
+  bool parallel = true;
+
+  std::int64_t current = 0;
+  Batch batch;
+
+  tbb::task_group group;
+  bool pending = false;
+  Batch next;
+  std::exception_ptr error;
+  // Explicit hand-off of next / error from the task to the waiting thread (task_group::wait
+  // already orders them; this makes it visible to tools such as ThreadSanitizer too).
+  std::atomic<bool> ready{false};
+
+  EpochState() = default;
+  EpochState(const EpochState&) = delete;
+  EpochState& operator=(const EpochState&) = delete;
+
+  ~EpochState() {
+    // An early exit from the loop: the background task writes into *this, so wait for it.
+    if (pending) {
+      try {
+        group.wait();
+      } catch (...) {  // NOLINT: nothing to report it to in a destructor
+      }
+    }
+  }
+
+  Batch collate_batch(std::int64_t k) const {
+    const std::int64_t begin = k * batch_size;
+    const std::int64_t end = std::min<std::int64_t>(begin + batch_size, static_cast<std::int64_t>(order.size()));
+    return collate(*dataset, std::vector<std::int64_t>(order.begin() + begin, order.begin() + end), parallel);
+  }
+
+  void launch(std::int64_t k) {
+    pending = true;
+    ready.store(false, std::memory_order_relaxed);
+    group.run([this, k] {
+      try {
+        next = collate_batch(k);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      ready.store(true, std::memory_order_release);
+    });
+  }
+
+  Batch take() {
+    group.wait();
+    pending = false;
+    if (!ready.load(std::memory_order_acquire)) throw Error("DataLoader: internal error: prefetch task did not finish");
+    if (error) {
+      current = num_batches;  // the epoch ends here
+      std::rethrow_exception(std::exchange(error, nullptr));
+    }
+    return std::move(next);
+  }
+
+  /// Makes batch k the current one and starts preparing batch k + 1.
+  void advance_to(std::int64_t k) {
+    current = k;
+    if (k >= num_batches) {
+      batch = Batch();
+      return;
+    }
+    batch = (prefetch && pending) ? take() : collate_batch(k);
+    if (prefetch && k + 1 < num_batches) launch(k + 1);
+  }
+};
+
+}  // namespace detail
+
+DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions options)
+    : dataset_(std::move(dataset)), options_(options) {
+  if (!dataset_) throw Error("DataLoader: expected a dataset, got a null pointer");
+  if (options_.batch_size_ < 1)
+    throw Error(fmt::format("DataLoader: batch_size must be at least 1, got {}", options_.batch_size_));
+}
+
+std::int64_t DataLoader::size() const {
+  const std::int64_t n = dataset_->size();
+  const std::int64_t b = options_.batch_size_;
+  return options_.drop_last_ ? n / b : (n + b - 1) / b;
+}
+
+void DataLoader::set_epoch(std::int64_t e) {
+  if (e < 0) throw Error(fmt::format("DataLoader::set_epoch: epoch must be non-negative, got {}", e));
+  epoch_ = e;
+}
+
+std::vector<std::int64_t> DataLoader::epoch_order(std::int64_t e) const {
+  const std::int64_t n = dataset_->size();
+  if (options_.shuffle_) return detail::permutation(n, options_.seed_ + static_cast<std::uint64_t>(e));
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), std::int64_t{0});
+  return order;
+}
+
+DataLoader::Iterator DataLoader::begin() {
+  auto state = std::make_shared<detail::EpochState>();
+  state->dataset = dataset_;
+  state->order = epoch_order(epoch_);
+  ++epoch_;
+  state->batch_size = options_.batch_size_;
+  state->num_batches = size();
+  state->prefetch = options_.prefetch_;
+  state->parallel = options_.parallel_;
+  state->advance_to(0);
+  return Iterator(std::move(state));
+}
+
+Batch& DataLoader::Iterator::operator*() const {
+  if (*this == std::default_sentinel)
+    throw Error("DataLoader::Iterator: dereferencing an iterator past the last batch of the epoch");
+  return state_->batch;
+}
+
+DataLoader::Iterator& DataLoader::Iterator::operator++() {
+  if (*this == std::default_sentinel)
+    throw Error("DataLoader::Iterator: incrementing an iterator past the last batch of the epoch");
+  state_->advance_to(state_->current + 1);
+  return *this;
+}
+
+bool DataLoader::Iterator::operator==(std::default_sentinel_t) const {
+  return !state_ || state_->current >= state_->num_batches;
+}
+
+std::int64_t DataLoader::Iterator::batch_index() const { return state_ ? state_->current : 0; }
+
+}  // namespace xgrad::data

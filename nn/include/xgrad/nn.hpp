@@ -1,0 +1,10 @@
+// Umbrella header of the nn component.
+#pragma once
+
+#include "xgrad/nn/activation.hpp"
+#include "xgrad/nn/containers.hpp"
+#include "xgrad/nn/init.hpp"
+#include "xgrad/nn/linear.hpp"
+#include "xgrad/nn/loss.hpp"
+#include "xgrad/nn/module.hpp"
+#include "xgrad/nn/perceptron.hpp"
