@@ -19,7 +19,25 @@ thread_local bool t_anomaly = false;
 Node::Node() : sequence_nr(g_sequence.fetch_add(1, std::memory_order_relaxed)) {
   if (t_anomaly) creation_site = fmt::format("forward op #{}", sequence_nr);
 }
-Node::~Node() = default;
+// Releasing the last reference to a node releases its next_edges, which can release the
+// next node, and so on: recursively, a chain of 100,000 ops overflows the stack. Instead the
+// outermost destructor on this thread drains a work list of nodes to release.
+Node::~Node() {
+  thread_local std::vector<std::shared_ptr<Node>>* pending = nullptr;
+  std::vector<std::shared_ptr<Node>> local;
+  std::vector<std::shared_ptr<Node>>& out = pending ? *pending : local;
+  for (Edge& e : next_edges)
+    if (e.fn) out.push_back(std::move(e.fn));
+  next_edges.clear();
+  if (pending) return;  // an outer destructor drains the list
+  pending = &local;
+  while (!local.empty()) {
+    std::shared_ptr<Node> n = std::move(local.back());
+    local.pop_back();
+    n.reset();  // may push n's edges onto `local`
+  }
+  pending = nullptr;
+}
 
 bool grad_mode_enabled() { return t_grad_mode; }
 void set_grad_mode(bool enabled) { t_grad_mode = enabled; }

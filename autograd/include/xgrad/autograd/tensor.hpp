@@ -48,7 +48,9 @@ struct BackwardOptions {
   /// (default) they are freed and a second backward through the graph throws.
   bool retain_graph = false;
   /// Record the backward pass itself so the gradients can be differentiated again.
-  /// Implies retain_graph.
+  /// Implies retain_graph. As in PyTorch, a leaf's differentiable .grad() then references
+  /// the graph that references the leaf (a cycle): clear it with set_grad(Tensor()) when
+  /// done, or prefer autograd::grad(), which touches no .grad().
   bool create_graph = false;
   /// When not empty, gradients are accumulated into these tensors' .grad() only.
   std::vector<Tensor> inputs;

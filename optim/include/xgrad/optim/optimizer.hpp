@@ -1,0 +1,233 @@
+// xgrad::optim::Optimizer: the base of every optimizer (libtorch's torch::optim::Optimizer).
+//
+// An optimizer holds parameter groups, each with its own options (any option may differ per
+// group: e.g. no weight decay on biases), and a small state struct per parameter, created
+// lazily at the parameter's first step:
+//
+//   xgrad::optim::Adam opt({
+//       xgrad::optim::ParamGroup(weights),                                          // defaults
+//       xgrad::optim::ParamGroup(biases, xgrad::optim::AdamOptions(1e-3).weight_decay(0))},
+//       xgrad::optim::AdamOptions(1e-3).weight_decay(1e-2));
+//   for (...) { opt.zero_grad(); loss(...).backward(); opt.step(); }
+//
+// step() runs under NoGradGuard and skips parameters whose .grad() is undefined. The update
+// loops are fused (one pass per element over the raw float32/float64 data) and run on TBB
+// above 32768 elements. Arithmetic follows PyTorch's single-tensor implementation, scalars
+// (bias corrections, step sizes) in double, element math in the parameter's dtype.
+//
+// state_dict() is a TensorDict (see xgrad/autograd/serialize.hpp) that save_safetensors writes:
+//   "param_groups.<g>.params"       1-d int64: the global indices of the group's parameters
+//   "param_groups.<g>.<option>"     0-d float64 per hyper-parameter (bools as 0/1)
+//   "param_groups.<g>.initial_lr"   0-d float64, when an LR scheduler set it
+//   "state.<i>.<field>"             per-parameter state of the i-th parameter (counting
+//                                   through the groups in order): tensors as they are, step
+//                                   counts as 0-d int64, scalars as 0-d float64.
+// Loading it into an optimizer of the same kind over the same parameter layout and
+// continuing gives bit-identical parameters to a run that never stopped.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "xgrad/autograd/serialize.hpp"
+#include "xgrad/autograd/tensor.hpp"
+
+/// Declares a chainable option `name` of type T with a getter (libtorch's TORCH_ARG):
+///   XGRAD_OPTIM_ARG(double, lr) = 1e-3;   gives  o.lr(0.1).lr() == 0.1
+#define XGRAD_OPTIM_ARG(T, name)                           \
+ public:                                                   \
+  auto name(const T& new_##name)->decltype(*this) {        \
+    this->name##_ = new_##name;                            \
+    return *this;                                          \
+  }                                                        \
+  const T& name() const noexcept { return this->name##_; } \
+  T& name() noexcept { return this->name##_; }             \
+                                                           \
+ private:                                                  \
+  T name##_
+
+namespace xgrad::optim {
+
+/// Re-evaluates the model: zero the grads, compute the loss, call backward, return the loss.
+/// Optimizers run it with grad mode on.
+using LossClosure = std::function<Tensor()>;
+
+/// (beta1, beta2) of the Adam family.
+using Betas = std::pair<double, double>;
+
+/// Visits the named hyper-parameters of an options struct (for state_dict and messages).
+class OptionsVisitor {
+ public:
+  virtual ~OptionsVisitor() = default;
+  virtual void operator()(std::string_view name, double& value) = 0;
+  virtual void operator()(std::string_view name, bool& value) = 0;
+  virtual void operator()(std::string_view name, std::int64_t& value) = 0;
+};
+
+/// Base of the per-algorithm options structs (AdamOptions, SGDOptions, ...).
+class OptimizerOptions {
+ public:
+  virtual ~OptimizerOptions() = default;
+  virtual std::unique_ptr<OptimizerOptions> clone() const = 0;
+  /// "Adam", "SGD", ...: must equal the optimizer's name for a group's options.
+  virtual std::string_view optimizer_name() const = 0;
+  virtual double get_lr() const = 0;
+  virtual void set_lr(double lr) = 0;
+  /// The momentum-like coefficient OneCycleLR cycles: momentum (SGD, RMSprop) or beta1
+  /// (Adam family); nullopt when the algorithm has none.
+  virtual std::optional<double> get_momentum() const { return std::nullopt; }
+  virtual void set_momentum(double) {}
+  /// Calls v(name, field) for every hyper-parameter (used by state_dict/load_state_dict).
+  virtual void visit(OptionsVisitor& v) = 0;
+  /// Throws xgrad::Error naming the option and its value when out of range.
+  virtual void validate() const = 0;
+};
+
+/// CRTP helper: clone() and optimizer_name() for a concrete options struct.
+template <class Derived>
+class OptimizerCloneableOptions : public OptimizerOptions {
+ public:
+  std::unique_ptr<OptimizerOptions> clone() const override {
+    return std::make_unique<Derived>(static_cast<const Derived&>(*this));
+  }
+};
+
+/// Visits the fields of a per-parameter state struct.
+class StateVisitor {
+ public:
+  virtual ~StateVisitor() = default;
+  /// A state tensor; `like_param`: same shape and dtype as the parameter (checked on load).
+  virtual void operator()(std::string_view name, Tensor& value, bool like_param = true) = 0;
+  virtual void operator()(std::string_view name, std::int64_t& value) = 0;
+  virtual void operator()(std::string_view name, double& value) = 0;
+  /// A list, stored as "<name>.0", "<name>.1", ...
+  virtual void operator()(std::string_view name, std::vector<Tensor>& values) = 0;
+  virtual void operator()(std::string_view name, std::vector<double>& values) = 0;
+};
+
+/// Base of the per-parameter state structs (AdamParamState, ...).
+class OptimizerParamState {
+ public:
+  virtual ~OptimizerParamState() = default;
+  virtual std::unique_ptr<OptimizerParamState> clone() const = 0;
+  virtual void visit(StateVisitor& v) = 0;
+};
+
+template <class Derived>
+class OptimizerCloneableParamState : public OptimizerParamState {
+ public:
+  std::unique_ptr<OptimizerParamState> clone() const override {
+    return std::make_unique<Derived>(static_cast<const Derived&>(*this));
+  }
+};
+
+/// A list of parameters with (optionally) its own options. Without options the group takes
+/// a copy of the optimizer's defaults when it is added.
+class ParamGroup {
+ public:
+  ParamGroup(std::vector<Tensor> params) : params_(std::move(params)) {}  // NOLINT: implicit on purpose
+  template <class Options>
+  requires std::is_base_of_v<OptimizerOptions, Options> ParamGroup(std::vector<Tensor> params, const Options& options)
+      : params_(std::move(params)), options_(std::make_unique<Options>(options)) {}
+  ParamGroup(std::vector<Tensor> params, std::unique_ptr<OptimizerOptions> options)
+      : params_(std::move(params)), options_(std::move(options)) {}
+  ParamGroup(const ParamGroup& o);
+  ParamGroup& operator=(const ParamGroup& o);
+  ParamGroup(ParamGroup&&) noexcept = default;
+  ParamGroup& operator=(ParamGroup&&) noexcept = default;
+
+  std::vector<Tensor>& params() { return params_; }
+  const std::vector<Tensor>& params() const { return params_; }
+  bool has_options() const { return options_ != nullptr; }
+  /// Throws when the group has no options yet (not added to an optimizer).
+  OptimizerOptions& options();
+  const OptimizerOptions& options() const;
+  void set_options(std::unique_ptr<OptimizerOptions> options) { options_ = std::move(options); }
+  /// The learning rate before any LR scheduler changed it (set by the first scheduler).
+  std::optional<double>& initial_lr() { return initial_lr_; }
+  const std::optional<double>& initial_lr() const { return initial_lr_; }
+
+ private:
+  std::vector<Tensor> params_;
+  std::unique_ptr<OptimizerOptions> options_;
+  std::optional<double> initial_lr_;
+};
+
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  /// One optimisation step. With a closure, first re-evaluates the loss with grad mode on
+  /// and returns it; without one returns an undefined Tensor (LBFGS requires the closure).
+  virtual Tensor step(const LossClosure& closure = nullptr) = 0;
+
+  /// Appends a group (options default to a copy of defaults()). Throws xgrad::Error for an
+  /// undefined, non-floating or non-leaf parameter, a parameter already in another group,
+  /// options of another optimizer, or invalid option values.
+  void add_param_group(const ParamGroup& group);
+  /// Clears the gradients: set_to_none = true resets .grad() to undefined (step() then skips
+  /// the parameter); false zeroes the existing gradient tensors in place.
+  void zero_grad(bool set_to_none = true);
+
+  std::vector<ParamGroup>& param_groups() { return param_groups_; }
+  const std::vector<ParamGroup>& param_groups() const { return param_groups_; }
+  const OptimizerOptions& defaults() const { return *defaults_; }
+  /// All parameters, group by group (the order of the "state.<i>" indices).
+  std::vector<Tensor> parameters() const;
+  /// "Adam", "SGD", ...
+  std::string_view name() const { return defaults_->optimizer_name(); }
+  /// Whether a parameter has state yet (after its first step).
+  bool has_state(const Tensor& param) const;
+  /// The state of a parameter (throws when it has none yet).
+  OptimizerParamState& state(const Tensor& param);
+
+  /// See the layout at the top of this header. Tensors are copies.
+  TensorDict state_dict() const;
+  /// Restores hyper-parameters and per-parameter state. Throws xgrad::Error when the number
+  /// of groups or of parameters per group differs, a key is missing, or a state tensor's
+  /// shape or dtype does not match its parameter. On error the optimizer is unchanged.
+  void load_state_dict(const TensorDict& dict);
+  /// state_dict() written with save_safetensors (atomically), and read back.
+  void save(const std::string& path) const;
+  void load(const std::string& path);
+
+ protected:
+  Optimizer(std::vector<ParamGroup> groups, std::unique_ptr<OptimizerOptions> defaults);
+  /// A fresh, empty state struct of this optimizer's kind (for load_state_dict).
+  virtual std::unique_ptr<OptimizerParamState> make_state() const = 0;
+  /// Runs the closure (if any) with grad mode on.
+  static Tensor evaluate_closure(const LossClosure& closure);
+  /// The state of `param`, created with `init` on first use.
+  template <class State, class Init>
+  State& lazy_state(const Tensor& param, Init&& init) {
+    auto it = state_.find(param.impl().get());
+    if (it == state_.end()) {
+      it = state_.emplace(param.impl().get(), std::make_unique<State>(init())).first;
+    }
+    return static_cast<State&>(*it->second);
+  }
+
+  std::vector<ParamGroup> param_groups_;
+  std::unordered_map<const TensorImpl*, std::unique_ptr<OptimizerParamState>> state_;
+  std::unique_ptr<OptimizerOptions> defaults_;
+};
+
+/// Validation helpers shared by the options structs: throw
+/// "<opt>: invalid <option> <value> (<requirement>)".
+namespace detail {
+void check_ge0(std::string_view opt, std::string_view option, double value);
+void check_beta(std::string_view opt, std::string_view option, double value);
+void check_unit_closed(std::string_view opt, std::string_view option, double value);
+}  // namespace detail
+
+}  // namespace xgrad::optim
