@@ -81,19 +81,28 @@ void Csv::row(const std::vector<std::string>& values) {
 
 bool have_gnuplot() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
 
+namespace {
+// A gnuplot single-quoted string: a quote is written twice.
+std::string quoted(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+}  // namespace
+
 bool plot(const std::string& png_path, const std::string& title, const std::string& xlabel, const std::string& ylabel,
           const std::vector<Series>& series, bool log_y) {
   if (!have_gnuplot() || series.empty()) return false;
   const std::string base = png_path + ".gp";
   std::ofstream gp(base, std::ios::trunc);
   gp << "set terminal pngcairo size 900,600 noenhanced\n";
-  gp << fmt::format("set output '{}'\nset title '{}'\nset xlabel '{}'\nset ylabel '{}'\nset grid\nset key outside\n",
-                    png_path, title, xlabel, ylabel);
-  if (log_y) gp << "set logscale y\n";
+  gp << fmt::format("set output {}\nset title {}\nset xlabel {}\nset ylabel {}\nset grid\nset key outside\n",
+                    quoted(png_path), quoted(title), quoted(xlabel), quoted(ylabel));
+  if (log_y) gp << "set logscale y\nset format y '%g'\n";
   gp << "plot ";
   for (std::size_t i = 0; i < series.size(); ++i)
-    gp << fmt::format("{}'-' with {} title '{}'", i ? ", " : "", series[i].points ? "points pt 7 ps 0.5" : "lines lw 2",
-                      series[i].name);
+    gp << fmt::format("{}'-' with {} title {}", i ? ", " : "", series[i].points ? "points pt 7 ps 0.5" : "lines lw 2",
+                      quoted(series[i].name));
   gp << "\n";
   for (const Series& s : series) {
     for (std::size_t k = 0; k < std::min(s.x.size(), s.y.size()); ++k) gp << fmt::format("{} {}\n", s.x[k], s.y[k]);
