@@ -1,0 +1,201 @@
+// Shared by xgrad_bench (the driver and the xgrad worker) and xgrad_bench_torch (the libtorch
+// worker): the workload list, the worker command line, the timing loop, memory readings and
+// the deterministic data both sides train on. Standard library only, C++17 (the twin is
+// compiled against libtorch's headers as C++17), so the two executables share no framework.
+//
+// Worker protocol. The driver starts `<exe> --worker NAME --threads N --samples S --inner I
+// --warmup W [--steps K] [--max-batches B] [--data DIR]`; the worker runs W untimed
+// iterations, then S samples of I iterations each, and prints one line per sample,
+// `sample <seconds per iteration>`, flushed as it goes. Optional extra lines: `ref <seconds>`
+// (matmul_1024: a raw single-thread cblas_sgemm of the same product), `rss_kib <step> <KiB>`
+// and `hwm_kib <KiB>` (the mlp_step_rss loop), `note <text>`. A worker that fails prints
+// `error <message>` and exits with status 1.
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <sys/resource.h>
+
+namespace bench {
+
+enum class Unit { ms, us };
+
+/// One workload and its full-mode iteration counts (per worker process; the driver starts
+/// --repeat processes per side and takes the median over all their samples).
+struct WorkloadSpec {
+  const char* name;
+  Unit unit;
+  int samples;  ///< timed samples per worker process
+  int inner;    ///< iterations per sample (the sample is their mean)
+  int warmup;   ///< untimed iterations first
+};
+
+inline constexpr WorkloadSpec kWorkloads[] = {
+    {"tiny_graph", Unit::us, 30, 300, 1000},
+    {"elementwise_4m", Unit::ms, 8, 1, 2},
+    {"matmul_1024", Unit::ms, 8, 1, 2},
+    {"mlp_step", Unit::ms, 25, 1, 5},
+    {"adam_step_10m", Unit::ms, 8, 1, 2},
+    {"softmax_ce_b128", Unit::ms, 30, 10, 20},
+    {"fashion_mlp_epoch", Unit::ms, 1, 1, 0},  // warm-up: the worker's first few batches
+};
+
+/// The peak-memory loop: mlp_step repeated --steps times (not a timed workload).
+inline constexpr const char* kRssWorkload = "mlp_step_rss";
+
+// Shapes shared by both sides.
+inline constexpr std::int64_t kTinyN = 4;
+inline constexpr std::int64_t kElementwiseN = 4 * 1024 * 1024;
+inline constexpr std::int64_t kMatmulN = 1024;
+inline constexpr std::int64_t kMlpIn = 784, kMlpH1 = 512, kMlpH2 = 256, kMlpOut = 10, kMlpBatch = 128;
+inline constexpr std::int64_t kAdamN = 10 * 1000 * 1000;
+inline constexpr std::int64_t kCeBatch = 128, kCeClasses = 1000;
+inline constexpr double kLr = 1e-3;  // Adam, default betas (0.9, 0.999) and eps 1e-8, both sides
+inline constexpr double kFashionMean = 0.2860, kFashionStd = 0.3530;  // x = (pixel / 255 - mean) / std
+inline constexpr int kFashionWarmupBatches = 5;
+
+inline double flops_matmul() { return 2.0 * static_cast<double>(kMatmulN) * kMatmulN * kMatmulN; }
+
+// ---- worker command line ------------------------------------------------------------------
+
+struct WorkerArgs {
+  std::string workload;
+  int threads = 1;
+  int samples = 1;
+  int inner = 1;
+  int warmup = 0;
+  int steps = 1000;        ///< mlp_step_rss: loop length
+  int max_batches = 0;     ///< fashion_mlp_epoch: 0 = the whole epoch
+  std::string data;        ///< fashion_mlp_epoch: directory of the IDX files
+};
+
+/// Parses the worker flags (argv[1] == "--worker"). Throws std::runtime_error on a bad flag.
+inline WorkerArgs parse_worker_args(int argc, char** argv) {
+  WorkerArgs a;
+  auto int_of = [](const std::string& flag, const char* v) {
+    char* end = nullptr;
+    const long x = std::strtol(v, &end, 10);
+    if (end == v || *end != '\0' || x < 0 || x > 1000000000) throw std::runtime_error("bad value for " + flag + ": " + v);
+    return static_cast<int>(x);
+  };
+  for (int i = 1; i < argc; ++i) {
+    const std::string f = argv[i];
+    if (i + 1 >= argc) throw std::runtime_error("missing value after " + f);
+    const char* v = argv[++i];
+    if (f == "--worker") a.workload = v;
+    else if (f == "--threads") a.threads = int_of(f, v);
+    else if (f == "--samples") a.samples = int_of(f, v);
+    else if (f == "--inner") a.inner = int_of(f, v);
+    else if (f == "--warmup") a.warmup = int_of(f, v);
+    else if (f == "--steps") a.steps = int_of(f, v);
+    else if (f == "--max-batches") a.max_batches = int_of(f, v);
+    else if (f == "--data") a.data = v;
+    else throw std::runtime_error("unknown worker flag " + f);
+  }
+  if (a.threads < 1) throw std::runtime_error("--threads must be >= 1");
+  if (a.inner < 1) throw std::runtime_error("--inner must be >= 1");
+  return a;
+}
+
+// ---- timing --------------------------------------------------------------------------------
+
+/// Runs `step` a.warmup times, then a.samples samples of a.inner calls, printing
+/// `sample <seconds per call>` for each.
+template <class Step>
+void time_loop(const WorkerArgs& a, Step&& step) {
+  using clock = std::chrono::steady_clock;
+  for (int i = 0; i < a.warmup; ++i) step();
+  for (int s = 0; s < a.samples; ++s) {
+    const auto t0 = clock::now();
+    for (int i = 0; i < a.inner; ++i) step();
+    const std::chrono::duration<double> dt = clock::now() - t0;
+    std::printf("sample %.9e\n", dt.count() / a.inner);
+    std::fflush(stdout);
+  }
+}
+
+// ---- memory --------------------------------------------------------------------------------
+
+/// A "VmRSS"/"VmHWM"-style field of /proc/self/status in KiB (-1 when unavailable).
+inline long proc_status_kib(const std::string& field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.compare(0, field.size() + 1, field + ":") == 0) return std::strtol(line.c_str() + field.size() + 1, nullptr, 10);
+  return -1;
+}
+
+inline long current_rss_kib() { return proc_status_kib("VmRSS"); }
+
+/// Peak resident set size in KiB: VmHWM, or getrusage's ru_maxrss where /proc is missing.
+inline long peak_rss_kib() {
+  const long hwm = proc_status_kib("VmHWM");
+  if (hwm >= 0) return hwm;
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+/// The mlp_step_rss report lines: RSS at step steps/10 and at the end, then the peak.
+inline void report_rss_step(int step, int steps) {
+  if (step == steps / 10 || step == steps) {
+    std::printf("rss_kib %d %ld\n", step, current_rss_kib());
+    std::fflush(stdout);
+  }
+}
+
+// ---- deterministic data (identical on both sides) -----------------------------------------
+
+/// splitmix64: a tiny generator, so both executables produce bit-identical inputs.
+class SplitMix {
+ public:
+  explicit SplitMix(std::uint64_t seed) : s_(seed) {}
+  std::uint64_t next() {
+    std::uint64_t z = (s_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  /// Uniform in [0, 1).
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
+ private:
+  std::uint64_t s_;
+};
+
+/// n floats uniform in [lo, hi).
+inline std::vector<float> uniform_floats(std::size_t n, std::uint64_t seed, double lo, double hi) {
+  SplitMix g(seed);
+  std::vector<float> v(n);
+  for (auto& x : v) x = static_cast<float>(lo + (hi - lo) * g.uniform());
+  return v;
+}
+
+/// n class labels in [0, classes).
+inline std::vector<std::int64_t> labels(std::size_t n, std::int64_t classes, std::uint64_t seed) {
+  SplitMix g(seed);
+  std::vector<std::int64_t> v(n);
+  for (auto& x : v) x = static_cast<std::int64_t>(g.next() % static_cast<std::uint64_t>(classes));
+  return v;
+}
+
+/// Initial values of one Linear layer [out, in] + [out], from PyTorch's default distribution
+/// (weight and bias U(-1/sqrt(in), 1/sqrt(in))), copied into both frameworks' models.
+struct LinearInit {
+  std::vector<float> weight, bias;
+};
+inline LinearInit linear_init(std::int64_t in, std::int64_t out, std::uint64_t seed) {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in));
+  return {uniform_floats(static_cast<std::size_t>(in * out), seed, -bound, bound),
+          uniform_floats(static_cast<std::size_t>(out), seed + 1, -bound, bound)};
+}
+
+}  // namespace bench

@@ -1,0 +1,204 @@
+// xgrad_bench_torch: the libtorch twin of every workload of xgrad_bench (the xgrad side is
+// bench/xgrad_workloads.cpp; each function here mirrors the one of the same name there: same
+// shapes, same inputs from bench_common.hpp, same optimizer and data). It only runs as a
+// worker started by xgrad_bench (`--worker NAME ...`, protocol in bench_common.hpp); all
+// libtorch code lives in this one file because its headers are heavy.
+#include <torch/torch.h>
+#include <zlib.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "bench_common.hpp"
+
+namespace {
+
+torch::Tensor leaf(std::size_t n, std::uint64_t seed, double lo, double hi, at::IntArrayRef shape, bool requires_grad) {
+  auto v = bench::uniform_floats(n, seed, lo, hi);
+  return torch::from_blob(v.data(), shape, torch::kFloat32).clone().requires_grad_(requires_grad);
+}
+
+torch::Tensor labels(std::int64_t n, std::int64_t classes, std::uint64_t seed) {
+  auto v = bench::labels(static_cast<std::size_t>(n), classes, seed);
+  return torch::from_blob(v.data(), {n}, torch::kInt64).clone();
+}
+
+void tiny_graph(const bench::WorkerArgs& a) {
+  torch::Tensor x = leaf(bench::kTinyN, 1, -1, 1, {bench::kTinyN}, true);
+  torch::Tensor w = leaf(bench::kTinyN, 2, -1, 1, {bench::kTinyN}, true);
+  torch::Tensor b = leaf(bench::kTinyN, 3, -1, 1, {bench::kTinyN}, true);
+  bench::time_loop(a, [&] {
+    for (torch::Tensor* t : {&x, &w, &b}) t->mutable_grad().reset();
+    (x * w + b).tanh().mul(x).sum().backward();
+  });
+}
+
+void elementwise_4m(const bench::WorkerArgs& a) {
+  torch::Tensor x = leaf(bench::kElementwiseN, 1, -2, 2, {bench::kElementwiseN}, true);
+  torch::Tensor y = leaf(bench::kElementwiseN, 2, -2, 2, {bench::kElementwiseN}, true);
+  bench::time_loop(a, [&] {
+    x.mutable_grad().reset();
+    y.mutable_grad().reset();
+    (x * y + x).sigmoid().sum().backward();
+  });
+}
+
+void matmul_1024(const bench::WorkerArgs& a) {
+  const std::int64_t n = bench::kMatmulN;
+  const auto n2 = static_cast<std::size_t>(n * n);
+  torch::Tensor x = leaf(n2, 1, -1, 1, {n, n}, false);
+  torch::Tensor y = leaf(n2, 2, -1, 1, {n, n}, false);
+  bench::time_loop(a, [&] { torch::Tensor z = x.matmul(y); });
+}
+
+torch::nn::Sequential make_mlp() {
+  torch::nn::Linear l1(bench::kMlpIn, bench::kMlpH1), l2(bench::kMlpH1, bench::kMlpH2), l3(bench::kMlpH2, bench::kMlpOut);
+  std::uint64_t seed = 100;
+  {
+    torch::NoGradGuard no_grad;
+    for (auto* l : {&l1, &l2, &l3}) {
+      const auto& opt = (*l)->options;
+      auto init = bench::linear_init(opt.in_features(), opt.out_features(), seed);
+      seed += 2;
+      (*l)->weight.copy_(torch::from_blob(init.weight.data(), (*l)->weight.sizes(), torch::kFloat32));
+      (*l)->bias.copy_(torch::from_blob(init.bias.data(), (*l)->bias.sizes(), torch::kFloat32));
+    }
+  }
+  return torch::nn::Sequential(l1, torch::nn::ReLU(), l2, torch::nn::ReLU(), l3);
+}
+
+struct MlpStep {
+  torch::nn::Sequential model = make_mlp();
+  torch::optim::Adam opt{model->parameters(), torch::optim::AdamOptions(bench::kLr)};
+  torch::Tensor operator()(const torch::Tensor& input, const torch::Tensor& target) {
+    opt.zero_grad();
+    torch::Tensor loss = torch::nn::functional::cross_entropy(model->forward(input), target);
+    loss.backward();
+    opt.step();
+    return loss;
+  }
+};
+
+void mlp_step(const bench::WorkerArgs& a) {
+  MlpStep step;
+  const torch::Tensor x = leaf(static_cast<std::size_t>(bench::kMlpBatch * bench::kMlpIn), 7, -1, 1,
+                               {bench::kMlpBatch, bench::kMlpIn}, false);
+  const torch::Tensor y = labels(bench::kMlpBatch, bench::kMlpOut, 8);
+  bench::time_loop(a, [&] { step(x, y); });
+}
+
+void mlp_step_rss(const bench::WorkerArgs& a) {
+  MlpStep step;
+  const torch::Tensor x = leaf(static_cast<std::size_t>(bench::kMlpBatch * bench::kMlpIn), 7, -1, 1,
+                               {bench::kMlpBatch, bench::kMlpIn}, false);
+  const torch::Tensor y = labels(bench::kMlpBatch, bench::kMlpOut, 8);
+  for (int i = 1; i <= a.steps; ++i) {
+    step(x, y);
+    bench::report_rss_step(i, a.steps);
+  }
+  std::printf("hwm_kib %ld\n", bench::peak_rss_kib());
+}
+
+void adam_step_10m(const bench::WorkerArgs& a) {
+  torch::Tensor p = leaf(static_cast<std::size_t>(bench::kAdamN), 1, -1, 1, {bench::kAdamN}, true);
+  p.mutable_grad() = leaf(static_cast<std::size_t>(bench::kAdamN), 2, -1, 1, {bench::kAdamN}, false);
+  torch::optim::Adam opt({p}, torch::optim::AdamOptions(bench::kLr));
+  bench::time_loop(a, [&] { opt.step(); });
+}
+
+void softmax_ce_b128(const bench::WorkerArgs& a) {
+  const std::int64_t b = bench::kCeBatch, c = bench::kCeClasses;
+  torch::Tensor logits = leaf(static_cast<std::size_t>(b * c), 1, -3, 3, {b, c}, true);
+  const torch::Tensor target = labels(b, c, 2);
+  bench::time_loop(a, [&] {
+    logits.mutable_grad().reset();
+    torch::nll_loss(torch::log_softmax(logits, 1), target).backward();
+  });
+}
+
+/// An IDX file of unsigned bytes (plain or gzipped; zlib reads both) as a uint8 tensor.
+torch::Tensor read_idx(const std::string& dir, const std::string& name) {
+  std::string path = dir + "/" + name + ".gz";
+  if (!std::filesystem::exists(path)) path = dir + "/" + name;
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (f == nullptr) throw std::runtime_error("cannot open " + path);
+  std::vector<unsigned char> bytes;
+  unsigned char buf[1 << 16];
+  int n = 0;
+  while ((n = gzread(f, buf, sizeof buf)) > 0) bytes.insert(bytes.end(), buf, buf + n);
+  gzclose(f);
+  if (bytes.size() < 4 || bytes[0] != 0 || bytes[1] != 0 || bytes[2] != 8) throw std::runtime_error("bad IDX file " + path);
+  const int dims = bytes[3];
+  std::vector<std::int64_t> shape;
+  std::size_t off = 4, count = 1;
+  for (int d = 0; d < dims; ++d, off += 4) {
+    if (off + 4 > bytes.size()) throw std::runtime_error("truncated IDX header in " + path);
+    const std::int64_t s = (std::int64_t{bytes[off]} << 24) | (bytes[off + 1] << 16) | (bytes[off + 2] << 8) | bytes[off + 3];
+    shape.push_back(s);
+    count *= static_cast<std::size_t>(s);
+  }
+  if (bytes.size() != off + count) throw std::runtime_error("IDX file " + path + " has the wrong length");
+  return torch::from_blob(bytes.data() + off, shape, torch::kUInt8).clone();
+}
+
+void fashion_mlp_epoch(const bench::WorkerArgs& a) {
+  // The same tensors as xgrad's FashionMNIST(normalize, mean, std): (pixel / 255 - mean) / std.
+  const torch::Tensor images =
+      ((read_idx(a.data, "train-images-idx3-ubyte").to(torch::kFloat32) / 255.0 - bench::kFashionMean) /
+       bench::kFashionStd)
+          .reshape({-1, bench::kMlpIn})
+          .contiguous();
+  const torch::Tensor targets = read_idx(a.data, "train-labels-idx1-ubyte").to(torch::kInt64);
+  const std::int64_t n = images.size(0);
+  MlpStep step;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(0);
+  double loss_sum = 0;  // read every step, like tutorial 06's loop
+  auto epoch = [&](int max_batches) {
+    const torch::Tensor order = torch::randperm(n, gen, torch::kInt64);
+    int batches = 0;
+    for (std::int64_t i = 0; i < n; i += bench::kMlpBatch) {
+      const torch::Tensor idx = order.slice(0, i, std::min(n, i + bench::kMlpBatch));
+      loss_sum += step(images.index_select(0, idx), targets.index_select(0, idx)).item<float>();
+      if (max_batches > 0 && ++batches >= max_batches) break;
+    }
+  };
+  epoch(bench::kFashionWarmupBatches);
+  bench::time_loop(a, [&] { epoch(a.max_batches); });
+  if (!std::isfinite(loss_sum)) throw std::runtime_error("fashion_mlp_epoch: the loss diverged");
+}
+
+int run(const bench::WorkerArgs& a) {
+  torch::set_num_threads(a.threads);
+  torch::manual_seed(0);
+  const std::string& w = a.workload;
+  if (w == "tiny_graph") tiny_graph(a);
+  else if (w == "elementwise_4m") elementwise_4m(a);
+  else if (w == "matmul_1024") matmul_1024(a);
+  else if (w == "mlp_step") mlp_step(a);
+  else if (w == bench::kRssWorkload) mlp_step_rss(a);
+  else if (w == "adam_step_10m") adam_step_10m(a);
+  else if (w == "softmax_ce_b128") softmax_ce_b128(a);
+  else if (w == "fashion_mlp_epoch") fashion_mlp_epoch(a);
+  else throw std::runtime_error("unknown workload " + w);
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    if (argc < 2 || std::string(argv[1]) != "--worker")
+      throw std::runtime_error("xgrad_bench_torch is started by xgrad_bench (usage: --worker NAME --threads N ...)");
+    return run(bench::parse_worker_args(argc, argv));
+  } catch (const std::exception& e) {
+    std::printf("error %s\n", e.what());
+    std::fflush(stdout);
+    return 1;
+  }
+}

@@ -1,0 +1,394 @@
+// xgrad_bench: runs every workload on xgrad and on its libtorch twin (xgrad_bench_torch),
+// interleaved (xgrad process, libtorch process, xgrad process, ... --repeat times per
+// workload), both with the same thread count, and prints per workload exactly one line
+//   <workload> xgrad=<median> libtorch=<median> ratio=<xgrad/libtorch> unit=<ms|us>
+// then a human-readable table with the targets of issue 6. Every measurement runs in a fresh
+// child process (`<exe> --worker NAME ...`, protocol in bench_common.hpp), so the two
+// frameworks never share a process (their BLAS / OpenMP / TBB pools would clash) and the
+// driver's own state cannot disturb them.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <limits>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "bench_common.hpp"
+#include "xgrad_worker.hpp"
+
+extern char** environ;
+
+namespace fs = std::filesystem;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+namespace {
+
+struct Options {
+  int threads = 1;
+  std::string filter = ".*";
+  int repeat = 3;
+  bool smoke = false;
+  std::string twin;  // empty: next to this executable, then the configured path; "none": off
+  std::string data = "/usr/share/datasets/fashion-mnist";
+  int rss_steps = 1000;
+};
+
+/// What one worker process reported.
+struct ChildResult {
+  bool ok = false;
+  std::string error;
+  std::vector<double> samples;  // seconds per iteration
+  std::vector<double> refs;     // matmul_1024: raw single-thread sgemm seconds
+  std::vector<std::pair<int, long>> rss;  // (step, KiB)
+  long hwm_kib = -1;
+};
+
+std::string self_exe() {
+  std::error_code ec;
+  auto p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : p.string();
+}
+
+bool is_executable(const std::string& p) { return !p.empty() && ::access(p.c_str(), X_OK) == 0; }
+
+std::string find_twin(const Options& o, const std::string& self) {
+  if (o.twin == "none") return {};
+  if (!o.twin.empty()) return is_executable(o.twin) ? o.twin : std::string();
+  if (!self.empty()) {
+    const auto next = (fs::path(self).parent_path() / "xgrad_bench_torch").string();
+    if (is_executable(next)) return next;
+  }
+#ifdef XGRAD_BENCH_TWIN
+  if (is_executable(XGRAD_BENCH_TWIN)) return XGRAD_BENCH_TWIN;
+#endif
+  return {};
+}
+
+/// Runs `exe args...` with OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS = threads
+/// and collects the protocol lines of its stdout (its stderr passes through).
+ChildResult run_child(const std::string& exe, const std::vector<std::string>& args, int threads) {
+  ChildResult r;
+  std::vector<std::string> env_store;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view kv(*e);
+    if (kv.starts_with("OPENBLAS_NUM_THREADS=") || kv.starts_with("OMP_NUM_THREADS=") ||
+        kv.starts_with("MKL_NUM_THREADS="))
+      continue;
+    env_store.emplace_back(kv);
+  }
+  for (const char* k : {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"})
+    env_store.push_back(fmt::format("{}={}", k, threads));
+  std::vector<char*> envp, argv;
+  for (auto& s : env_store) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> arg_store{exe};
+  arg_store.insert(arg_store.end(), args.begin(), args.end());
+  for (auto& s : arg_store) argv.push_back(s.data());
+  argv.push_back(nullptr);
+
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    r.error = fmt::format("pipe: {}", std::strerror(errno));
+    return r;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  if (rc != 0) {
+    ::close(fds[0]);
+    r.error = fmt::format("cannot start {}: {}", exe, std::strerror(rc));
+    return r;
+  }
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n > 0) out.append(buf, static_cast<std::size_t>(n));
+    else if (n == 0 || errno != EINTR) break;
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+
+  std::istringstream lines(out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream in(line);
+    std::string key;
+    in >> key;
+    if (key == "sample") {
+      double v = 0;
+      if (in >> v) r.samples.push_back(v);
+    } else if (key == "ref") {
+      double v = 0;
+      if (in >> v) r.refs.push_back(v);
+    } else if (key == "rss_kib") {
+      int step = 0;
+      long kib = 0;
+      if (in >> step >> kib) r.rss.emplace_back(step, kib);
+    } else if (key == "hwm_kib") {
+      in >> r.hwm_kib;
+    } else if (key == "error") {
+      r.error = line.substr(6);
+    }
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    r.ok = r.error.empty();
+  } else if (r.error.empty()) {
+    r.error = WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status))
+                                  : fmt::format("exit status {}", WEXITSTATUS(status));
+  }
+  return r;
+}
+
+std::optional<double> median(std::vector<double> v) {
+  if (v.empty()) return std::nullopt;
+  std::sort(v.begin(), v.end());
+  const std::size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+std::string fmt_value(std::optional<double> v) {
+  if (!v) return "NA";
+  const double x = *v;
+  return x >= 1000 ? fmt::format("{:.1f}", x) : x >= 10 ? fmt::format("{:.2f}", x) : fmt::format("{:.3f}", x);
+}
+
+std::string fmt_ratio(std::optional<double> r) { return r ? fmt::format("{:.3f}", *r) : "NA"; }
+
+/// A per-run target: "ratio <= bound" (the ratio of the workload line) unless described otherwise.
+struct Target {
+  std::string text;
+  std::optional<double> max_ratio;
+};
+
+Target target_for(const std::string& w, int threads) {
+  if (w == "tiny_graph") return {"ratio <= 0.2", 0.2};
+  if (w == "elementwise_4m") return {"ratio <= 0.7", 0.7};
+  if (w == "matmul_1024")
+    return {threads == 1 ? ">= 90% of 1-thread OpenBLAS GFLOP/s" : "2 threads >= 1.8x of 1 (compare runs)", {}};
+  if (w == "mlp_step")
+    return threads == 1 ? Target{"ratio <= 0.5", 0.5} : Target{"xgrad >= 1.6x faster than at 1 thread", {}};
+  if (w == "adam_step_10m") return {"ratio <= 0.7", 0.7};
+  if (w == "softmax_ce_b128") return {"ratio <= 0.8", 0.8};
+  if (w == "fashion_mlp_epoch") return {"ratio <= 0.5", 0.5};
+  return {"-", {}};
+}
+
+std::string verdict(std::optional<double> ratio, std::optional<double> bound) {
+  if (!bound) return "-";
+  if (!ratio) return "NA";
+  if (*ratio <= *bound) return "met";
+  return fmt::format("MISSED by {:.0f}%", (*ratio / *bound - 1) * 100);
+}
+
+struct Row {
+  std::string name, unit;
+  std::optional<double> xgrad, torch, ratio;
+  std::size_t nx = 0, nt = 0;
+  std::string target, status;
+};
+
+bool data_present(const std::string& dir) {
+  for (const char* f : {"train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"})
+    if (fs::exists(fs::path(dir) / f)) return true;
+  return false;
+}
+
+int run_driver(const Options& o) {
+  const std::string self = self_exe();
+  if (self.empty()) {
+    std::cerr << "xgrad_bench: cannot read /proc/self/exe\n";
+    return 1;
+  }
+  const std::string twin = find_twin(o, self);
+  if (twin.empty() && o.twin != "none")
+    std::cerr << "xgrad_bench: libtorch twin not found (built only when find_package(Torch) succeeds); libtorch=NA\n";
+  const std::regex filter(o.filter);
+  bool failed = false;
+  std::vector<Row> rows;
+  std::vector<std::string> notes;
+  std::optional<double> gflops_x, gflops_t, gflops_ref;
+
+  auto report_failure = [&](const std::string& side, const std::string& w, const ChildResult& r) {
+    failed = true;
+    std::cerr << fmt::format("xgrad_bench: {} worker for {} failed: {}\n", side, w, r.error);
+  };
+
+  for (const auto& spec : bench::kWorkloads) {
+    const std::string name = spec.name;
+    if (!std::regex_search(name, filter)) continue;
+    const bool fashion = name == "fashion_mlp_epoch";
+    if (fashion && !data_present(o.data)) {
+      notes.push_back(fmt::format("fashion_mlp_epoch skipped: no Fashion-MNIST IDX files in {}", o.data));
+      continue;
+    }
+    std::vector<std::string> args{"--worker", name, "--threads", std::to_string(o.threads), "--samples",
+                                  std::to_string(o.smoke ? 1 : spec.samples), "--inner",
+                                  std::to_string(o.smoke ? 1 : spec.inner), "--warmup",
+                                  std::to_string(o.smoke ? 0 : spec.warmup)};
+    if (fashion) {
+      args.insert(args.end(), {"--data", o.data, "--max-batches", o.smoke ? "3" : "0"});
+    }
+    ChildResult all_x, all_t;
+    bool x_ok = true, t_ok = !twin.empty();
+    for (int rep = 0; rep < o.repeat; ++rep) {
+      std::cerr << fmt::format("[{}] repetition {}/{}\n", name, rep + 1, o.repeat);
+      auto rx = run_child(self, args, o.threads);
+      if (!rx.ok) x_ok = false, report_failure("xgrad", name, rx);
+      all_x.samples.insert(all_x.samples.end(), rx.samples.begin(), rx.samples.end());
+      all_x.refs.insert(all_x.refs.end(), rx.refs.begin(), rx.refs.end());
+      if (!twin.empty()) {
+        auto rt = run_child(twin, args, o.threads);
+        if (!rt.ok) t_ok = false, report_failure("libtorch", name, rt);
+        all_t.samples.insert(all_t.samples.end(), rt.samples.begin(), rt.samples.end());
+      }
+    }
+    const double scale = spec.unit == bench::Unit::us ? 1e6 : 1e3;
+    Row row;
+    row.name = name;
+    row.unit = spec.unit == bench::Unit::us ? "us" : "ms";
+    // Seconds per iteration (NaN: no result).
+    const double mx = x_ok ? median(all_x.samples).value_or(kNaN) : kNaN;
+    const double mt = t_ok ? median(all_t.samples).value_or(kNaN) : kNaN;
+    if (!std::isnan(mx)) row.xgrad = mx * scale;
+    if (!std::isnan(mt)) row.torch = mt * scale;
+    if (row.xgrad && row.torch) row.ratio = *row.xgrad / *row.torch;
+    row.nx = all_x.samples.size();
+    row.nt = all_t.samples.size();
+    const Target target = target_for(name, o.threads);
+    row.target = target.text;
+    row.status = verdict(row.ratio, target.max_ratio);
+    if (name == "matmul_1024") {
+      if (!std::isnan(mx)) gflops_x = bench::flops_matmul() / mx / 1e9;
+      if (!std::isnan(mt)) gflops_t = bench::flops_matmul() / mt / 1e9;
+      if (auto mr = median(all_x.refs)) gflops_ref = bench::flops_matmul() / *mr / 1e9;
+      if (o.threads == 1 && gflops_x && gflops_ref) {
+        const double frac = *gflops_x / *gflops_ref;
+        row.status = frac >= 0.9 ? fmt::format("met ({:.0f}%)", frac * 100)
+                                 : fmt::format("MISSED ({:.0f}% of OpenBLAS)", frac * 100);
+      }
+    }
+    std::cout << fmt::format("{} xgrad={} libtorch={} ratio={} unit={}\n", name, fmt_value(row.xgrad),
+                             fmt_value(row.torch), fmt_ratio(row.ratio), row.unit)
+              << std::flush;
+    rows.push_back(row);
+  }
+
+  // Peak memory of the mlp_step loop, each side in its own process.
+  std::optional<long> hwm_x, hwm_t, growth_x;
+  std::optional<std::pair<int, long>> rss_first;
+  const bool run_rss = std::regex_search(std::string(bench::kRssWorkload), filter);
+  const int steps = o.smoke ? 20 : o.rss_steps;
+  if (run_rss) {
+    const std::vector<std::string> args{"--worker", bench::kRssWorkload, "--threads", std::to_string(o.threads),
+                                        "--steps", std::to_string(steps)};
+    std::cerr << fmt::format("[{}] {} steps per side\n", bench::kRssWorkload, steps);
+    auto rx = run_child(self, args, o.threads);
+    if (!rx.ok) {
+      report_failure("xgrad", bench::kRssWorkload, rx);
+    } else {
+      hwm_x = rx.hwm_kib;
+      if (rx.rss.size() == 2) {
+        rss_first = rx.rss.front();
+        growth_x = rx.rss.back().second - rx.rss.front().second;
+      }
+    }
+    if (!twin.empty()) {
+      auto rt = run_child(twin, args, o.threads);
+      if (!rt.ok) report_failure("libtorch", bench::kRssWorkload, rt);
+      else hwm_t = rt.hwm_kib;
+    }
+  }
+
+  // ---- the human-readable table ----
+  std::cout << fmt::format("\nxgrad {} vs libtorch | threads {} | repeat {} | {}{}\n", XGRAD_BENCH_VERSION, o.threads,
+                           o.repeat, o.smoke ? "SMOKE (timings meaningless) | " : "",
+                           twin.empty() ? "libtorch twin: not built" : "twin: " + twin);
+  if (const char* core = std::getenv("OPENBLAS_CORETYPE"))
+    std::cout << fmt::format("OPENBLAS_CORETYPE={} (exported for both sides)\n", core);
+  const std::string sep(118, '-');
+  std::cout << sep << '\n'
+            << fmt::format("{:<18} {:>4} {:>11} {:>11} {:>7} {:>9}  {:<38} {}\n", "workload", "unit", "xgrad",
+                           "libtorch", "ratio", "samples", "target", "status")
+            << sep << '\n';
+  for (const auto& r : rows)
+    std::cout << fmt::format("{:<18} {:>4} {:>11} {:>11} {:>7} {:>9}  {:<38} {}\n", r.name, r.unit,
+                             fmt_value(r.xgrad), fmt_value(r.torch), fmt_ratio(r.ratio),
+                             fmt::format("{}/{}", r.nx, r.nt), r.target, r.status);
+  std::cout << sep << '\n';
+  if (gflops_x || gflops_t || gflops_ref)
+    std::cout << fmt::format("matmul_1024 GFLOP/s: xgrad {} | libtorch {} | raw cblas_sgemm, 1 thread {}\n",
+                             fmt_value(gflops_x), fmt_value(gflops_t), fmt_value(gflops_ref));
+  if (run_rss) {
+    auto mib = [](std::optional<long> k) { return k ? std::optional<double>(*k / 1024.0) : std::nullopt; };
+    std::optional<double> rss_ratio;
+    if (hwm_x && hwm_t && *hwm_t > 0) rss_ratio = static_cast<double>(*hwm_x) / static_cast<double>(*hwm_t);
+    std::cout << fmt::format("peak RSS of {} mlp_step steps (MiB): xgrad {} | libtorch {} | ratio {} | target <= 1.0: {}\n",
+                             steps, fmt_value(mib(hwm_x)), fmt_value(mib(hwm_t)), fmt_ratio(rss_ratio),
+                             verdict(rss_ratio, 1.0));
+    if (growth_x && rss_first) {
+      const bool flat = *growth_x <= std::max(1024L, rss_first->second / 50);
+      std::cout << fmt::format("xgrad RSS growth from step {} to step {}: {} KiB ({})\n", rss_first->first, steps,
+                               *growth_x, flat ? "~0: no leak" : "GROWING");
+    }
+  }
+  for (const auto& n : notes) std::cout << n << '\n';
+  std::cout << "ratio = xgrad / libtorch (lower is better); medians over all samples of all repetitions;\n"
+               "samples = xgrad/libtorch sample counts.\n";
+  return failed ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == "--worker") {
+    try {
+      return run_xgrad_worker(bench::parse_worker_args(argc, argv));
+    } catch (const std::exception& e) {
+      std::printf("error %s\n", e.what());
+      return 1;
+    }
+  }
+  Options o;
+  CLI::App app{"xgrad vs libtorch benchmarks (each workload interleaved, one child process per repetition)"};
+  app.add_option("--threads", o.threads, "threads for both sides (xgrad::set_num_threads, torch::set_num_threads, "
+                                         "OPENBLAS_NUM_THREADS, OMP_NUM_THREADS)")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--filter", o.filter, "ECMAScript regex: run the workloads whose name it matches "
+                                       "(mlp_step_rss is the peak-memory loop)");
+  app.add_option("--repeat", o.repeat, "worker processes per side and workload, interleaved")->check(CLI::Range(1, 1000));
+  app.add_flag("--smoke", o.smoke, "one iteration per process, 3 Fashion-MNIST batches, 20 RSS steps (CTest)");
+  app.add_option("--twin", o.twin, "path of xgrad_bench_torch, or 'none' (default: next to this program)");
+  app.add_option("--data", o.data, "Fashion-MNIST directory (IDX files, gzipped or not)");
+  app.add_option("--rss-steps", o.rss_steps, "steps of the peak-memory mlp_step loop")->check(CLI::Range(10, 1000000));
+  CLI11_PARSE(app, argc, argv);
+  try {
+    return run_driver(o);
+  } catch (const std::exception& e) {
+    std::cerr << "xgrad_bench: " << e.what() << '\n';
+    return 1;
+  }
+}

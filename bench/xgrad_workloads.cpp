@@ -1,0 +1,190 @@
+// The xgrad side of every workload (run by `xgrad_bench --worker NAME ...`, see
+// bench_common.hpp). Each one mirrors the function of the same name in torch_twin.cpp:
+// same shapes, same inputs, same optimizer. fashion_mlp_epoch is tutorial 06's training loop
+// (MLP 784-512-256-10, Adam lr 1e-3, batch 128, shuffled DataLoader with prefetch).
+#include <cblas.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "bench_common.hpp"
+#include "xgrad/xgrad.hpp"
+#include "xgrad_worker.hpp"
+
+namespace nn = xgrad::nn;
+namespace optim = xgrad::optim;
+using xgrad::Shape;
+using xgrad::Tensor;
+
+namespace {
+
+Tensor leaf(std::size_t n, std::uint64_t seed, double lo, double hi, const Shape& shape, bool requires_grad) {
+  return xgrad::from_vector(bench::uniform_floats(n, seed, lo, hi), shape, requires_grad);
+}
+
+Tensor labels(std::int64_t n, std::int64_t classes, std::uint64_t seed) {
+  return xgrad::from_vector(bench::labels(static_cast<std::size_t>(n), classes, seed), Shape{n});
+}
+
+void tiny_graph(const bench::WorkerArgs& a) {
+  Tensor x = leaf(bench::kTinyN, 1, -1, 1, {bench::kTinyN}, true);
+  Tensor w = leaf(bench::kTinyN, 2, -1, 1, {bench::kTinyN}, true);
+  Tensor b = leaf(bench::kTinyN, 3, -1, 1, {bench::kTinyN}, true);
+  bench::time_loop(a, [&] {
+    for (const Tensor* t : {&x, &w, &b}) t->set_grad(Tensor());
+    (x * w + b).tanh().mul(x).sum().backward();
+  });
+}
+
+void elementwise_4m(const bench::WorkerArgs& a) {
+  Tensor x = leaf(bench::kElementwiseN, 1, -2, 2, {bench::kElementwiseN}, true);
+  Tensor y = leaf(bench::kElementwiseN, 2, -2, 2, {bench::kElementwiseN}, true);
+  bench::time_loop(a, [&] {
+    x.set_grad(Tensor());
+    y.set_grad(Tensor());
+    (x * y + x).sigmoid().sum().backward();
+  });
+}
+
+void matmul_1024(const bench::WorkerArgs& a) {
+  const std::int64_t n = bench::kMatmulN;
+  const auto n2 = static_cast<std::size_t>(n * n);
+  Tensor x = leaf(n2, 1, -1, 1, {n, n}, false);
+  Tensor y = leaf(n2, 2, -1, 1, {n, n}, false);
+  bench::time_loop(a, [&] { Tensor z = x.matmul(y); });
+  // The reference of the matmul target: the same product by one raw single-thread sgemm call.
+  std::vector<float> c(n2);
+  const float* px = x.data_ptr<float>();
+  const float* py = y.data_ptr<float>();
+  const int threads = openblas_get_num_threads();
+  openblas_set_num_threads(1);
+  auto sgemm = [&] {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), static_cast<int>(n),
+                static_cast<int>(n), 1.0f, px, static_cast<int>(n), py, static_cast<int>(n), 0.0f, c.data(),
+                static_cast<int>(n));
+  };
+  sgemm();
+  for (int s = 0; s < a.samples; ++s) {
+    const auto t0 = std::chrono::steady_clock::now();
+    sgemm();
+    const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
+    std::printf("ref %.9e\n", dt.count());
+  }
+  std::fflush(stdout);
+  openblas_set_num_threads(threads);
+}
+
+/// The 784-512-256-10 ReLU MLP with the shared initial weights.
+std::shared_ptr<nn::Sequential> make_mlp() {
+  auto l1 = std::make_shared<nn::Linear>(bench::kMlpIn, bench::kMlpH1);
+  auto l2 = std::make_shared<nn::Linear>(bench::kMlpH1, bench::kMlpH2);
+  auto l3 = std::make_shared<nn::Linear>(bench::kMlpH2, bench::kMlpOut);
+  std::uint64_t seed = 100;
+  {
+    xgrad::NoGradGuard no_grad;
+    for (const auto& l : {l1, l2, l3}) {
+      const auto init = bench::linear_init(l->options().in_features_, l->options().out_features_, seed);
+      seed += 2;
+      l->weight.copy_(xgrad::from_vector(init.weight, l->weight.shape()));
+      l->bias.copy_(xgrad::from_vector(init.bias, l->bias.shape()));
+    }
+  }
+  return std::make_shared<nn::Sequential>(l1, std::make_shared<nn::ReLU>(), l2, std::make_shared<nn::ReLU>(), l3);
+}
+
+struct MlpStep {
+  std::shared_ptr<nn::Sequential> model = make_mlp();
+  optim::Adam opt{model->parameters(), optim::AdamOptions(bench::kLr)};
+  Tensor operator()(const Tensor& input, const Tensor& target) {
+    opt.zero_grad();
+    Tensor loss = nn::functional::cross_entropy(model->forward(input), target);
+    loss.backward();
+    opt.step();
+    return loss;
+  }
+};
+
+void mlp_step(const bench::WorkerArgs& a) {
+  MlpStep step;
+  const Tensor x = leaf(static_cast<std::size_t>(bench::kMlpBatch * bench::kMlpIn), 7, -1, 1,
+                        {bench::kMlpBatch, bench::kMlpIn}, false);
+  const Tensor y = labels(bench::kMlpBatch, bench::kMlpOut, 8);
+  bench::time_loop(a, [&] { step(x, y); });
+}
+
+void mlp_step_rss(const bench::WorkerArgs& a) {
+  MlpStep step;
+  const Tensor x = leaf(static_cast<std::size_t>(bench::kMlpBatch * bench::kMlpIn), 7, -1, 1,
+                        {bench::kMlpBatch, bench::kMlpIn}, false);
+  const Tensor y = labels(bench::kMlpBatch, bench::kMlpOut, 8);
+  for (int i = 1; i <= a.steps; ++i) {
+    step(x, y);
+    bench::report_rss_step(i, a.steps);
+  }
+  std::printf("hwm_kib %ld\n", bench::peak_rss_kib());
+}
+
+void adam_step_10m(const bench::WorkerArgs& a) {
+  Tensor p = leaf(static_cast<std::size_t>(bench::kAdamN), 1, -1, 1, {bench::kAdamN}, true);
+  p.set_grad(leaf(static_cast<std::size_t>(bench::kAdamN), 2, -1, 1, {bench::kAdamN}, false));
+  optim::Adam opt({p}, optim::AdamOptions(bench::kLr));
+  bench::time_loop(a, [&] { opt.step(); });
+}
+
+void softmax_ce_b128(const bench::WorkerArgs& a) {
+  const std::int64_t b = bench::kCeBatch, c = bench::kCeClasses;
+  Tensor logits = leaf(static_cast<std::size_t>(b * c), 1, -3, 3, {b, c}, true);
+  const Tensor target = labels(b, c, 2);
+  bench::time_loop(a, [&] {
+    logits.set_grad(Tensor());
+    nn::functional::nll_loss(nn::functional::log_softmax(logits, 1), target).backward();
+  });
+}
+
+void fashion_mlp_epoch(const bench::WorkerArgs& a) {
+  auto train = std::make_shared<xgrad::data::FashionMNIST>(
+      a.data, true, xgrad::data::FashionMNISTOptions().normalize().mean(bench::kFashionMean).stddev(bench::kFashionStd));
+  xgrad::data::DataLoader loader(train, xgrad::data::DataLoaderOptions(bench::kMlpBatch).shuffle(true).seed(0));
+  MlpStep step;
+  double loss_sum = 0;  // read every step, like tutorial 06's loop
+  auto epoch = [&](int max_batches) {
+    int n = 0;
+    for (const auto& batch : loader) {
+      loss_sum += step(batch.data.flatten(1), batch.target).item<float>();
+      if (max_batches > 0 && ++n >= max_batches) break;
+    }
+  };
+  epoch(bench::kFashionWarmupBatches);
+  bench::time_loop(a, [&] { epoch(a.max_batches); });
+  if (!std::isfinite(loss_sum)) throw std::runtime_error("fashion_mlp_epoch: the loss diverged");
+}
+
+}  // namespace
+
+int run_xgrad_worker(const bench::WorkerArgs& a) {
+  try {
+    xgrad::set_num_threads(a.threads);
+    xgrad::manual_seed(0);
+    const std::string& w = a.workload;
+    if (w == "tiny_graph") tiny_graph(a);
+    else if (w == "elementwise_4m") elementwise_4m(a);
+    else if (w == "matmul_1024") matmul_1024(a);
+    else if (w == "mlp_step") mlp_step(a);
+    else if (w == bench::kRssWorkload) mlp_step_rss(a);
+    else if (w == "adam_step_10m") adam_step_10m(a);
+    else if (w == "softmax_ce_b128") softmax_ce_b128(a);
+    else if (w == "fashion_mlp_epoch") fashion_mlp_epoch(a);
+    else throw std::runtime_error("unknown workload " + w);
+  } catch (const std::exception& e) {
+    std::printf("error %s\n", e.what());
+    std::fflush(stdout);
+    return 1;
+  }
+  std::fflush(stdout);
+  return 0;
+}
