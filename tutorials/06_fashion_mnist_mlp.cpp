@@ -12,6 +12,7 @@
 // for 2 epochs (4 steps each), then checks that resuming from the epoch-1 checkpoint gives
 // bit-identical weights. A missing data set exits 1 with the library's message saying what to
 // install.
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -241,6 +242,30 @@ void print_confusion(const Evaluation& ev) {
   }
 }
 
+/// The first 64 hidden units' input weights as 28x28 tiles (an 8x8 grid, each tile scaled to
+/// its own range): the features the first layer learned to look for.
+std::string write_first_layer_weights(const tutorial::Options& o, nn::Module& model) {
+  xgrad::Tensor w;
+  for (const auto& [name, p] : model.named_parameters())
+    if (name == "1.weight") w = p.detach();  // Linear(784, 512): [512, 784]
+  if (!w.defined()) return "";
+  constexpr int kTile = 28, kGrid = 8, kSide = kGrid * (kTile + 1) - 1;
+  std::vector<float> pixels(kSide * kSide, 0.5f);
+  const float* data = w.data_ptr<float>();
+  for (int u = 0; u < kGrid * kGrid; ++u) {
+    const float* row = data + static_cast<std::ptrdiff_t>(u) * kTile * kTile;
+    const auto [lo, hi] = std::minmax_element(row, row + kTile * kTile);
+    const float range = *hi > *lo ? *hi - *lo : 1.0f;
+    for (int y = 0; y < kTile; ++y)
+      for (int x = 0; x < kTile; ++x)
+        pixels[(u / kGrid * (kTile + 1) + y) * kSide + u % kGrid * (kTile + 1) + x] =
+            (row[y * kTile + x] - *lo) / range;
+  }
+  const std::string path = o.out + "/06_first_layer_weights.png";
+  tutorial::write_png_gray(path, kSide, kSide, pixels, 0.0f, 1.0f);
+  return path;
+}
+
 void write_results(const tutorial::Options& o, const RunResult& run, const Evaluation& ev) {
   tutorial::Csv metrics(o.out + "/06_metrics.csv", {"epoch", "train_loss", "test_loss", "test_accuracy", "seconds"});
   std::vector<double> epochs, train_loss, test_loss, test_acc;
@@ -266,6 +291,7 @@ void write_results(const tutorial::Options& o, const RunResult& run, const Evalu
   if (tutorial::plot(o.out + "/06_loss.png", title, "epoch", "cross-entropy", losses) &&
       tutorial::plot(o.out + "/06_accuracy.png", title, "epoch", "test accuracy (%)", accuracy))
     written += fmt::format(", {0}/06_loss.png, {0}/06_accuracy.png", o.out);
+  written += ", " + write_first_layer_weights(o, *run.model);
   fmt::print("\nwrote {}, {}/checkpoint.safetensors\n", written, o.out);
 }
 
