@@ -112,9 +112,9 @@ GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Tensor>& input
   }
   res.ok = worst_excess <= 0.0;
   res.message = fmt::format(
-      "gradcheck {}: worst element is input {} index {} (output {} element {}): analytical {:.10g} vs numerical "
+      "gradcheck {}: worst element is input {} index {} (d output element {}): analytical {:.10g} vs numerical "
       "{:.10g}; max |error| {:.3g} (atol {}, rtol {})",
-      res.ok ? "passed" : "failed", res.worst_input, res.worst_index, res.worst_output, res.worst_output,
+      res.ok ? "passed" : "failed", res.worst_input, res.worst_index, res.worst_output,
       res.analytical, res.numerical, res.max_abs_error, opts.atol, opts.rtol);
   if (!res.ok && opts.raise_exception) throw Error(res.message);
   return res;

@@ -126,9 +126,6 @@ std::int64_t wrap_dim(std::int64_t dim, std::int64_t ndim, std::string_view op, 
 /// Checks that a and b are defined and share a dtype; throws naming op, shapes and dtypes.
 void check_same_dtype(const Tensor& a, const Tensor& b, std::string_view op);
 
-/// A tensor that requires no grad, with a's dtype and the given shape, uninitialised.
-inline Tensor empty_like_shape(const Tensor& a, const Shape& shape) { return make_tensor(shape, a.dtype()); }
-
 }  // namespace xgrad::detail
 
 namespace xgrad::detail {

@@ -118,9 +118,6 @@ std::vector<Tensor> FunctionNode::apply(std::vector<Tensor>&& grads) {
         "{}: trying to backward through the graph a second time (or to access saved tensors after they have been "
         "freed); pass retain_graph = true to the first backward if you need to backward twice",
         name_));
-  if (once_differentiable && grad_mode_enabled())
-    throw Error(fmt::format("{}: this op's backward is not differentiable; create_graph is not supported through it",
-                            name_));
   for (std::size_t i = 0; i < grads.size(); ++i)
     if (!grads[i].defined()) grads[i] = zeros(outputs[i].shape, dtype(outputs[i].dtype));
   std::vector<Tensor> unpacked;

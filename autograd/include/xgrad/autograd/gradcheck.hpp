@@ -21,7 +21,7 @@ struct GradcheckResult {
   bool ok = true;
   double max_abs_error = 0.0;
   std::size_t worst_input = 0;      ///< which input holds the worst element
-  std::size_t worst_output = 0;     ///< which output element (flat index)
+  std::size_t worst_output = 0;     ///< which output element (flat index within its output)
   std::int64_t worst_index = -1;    ///< flat index of the worst element in that input
   double analytical = 0.0, numerical = 0.0;
   std::string message;

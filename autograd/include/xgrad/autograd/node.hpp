@@ -110,9 +110,6 @@ class FunctionNode : public Node {
   void release_saved() override;
 
   std::vector<SavedTensor> saved;
-  /// Set for ops whose backward is not itself differentiable (their backward is computed
-  /// directly on the data); a create_graph backward through them throws.
-  bool once_differentiable = false;
 
  private:
   std::string name_;
