@@ -30,6 +30,7 @@
 #include <fmt/format.h>
 
 #include "bench_common.hpp"
+#include "xgrad/autograd/threading.hpp"
 #include "xgrad_worker.hpp"
 
 extern char** environ;
@@ -226,6 +227,12 @@ int run_driver(const Options& o) {
   const std::string twin = find_twin(o, self);
   if (twin.empty() && o.twin != "none")
     std::cerr << "xgrad_bench: libtorch twin not found (built only when find_package(Torch) succeeds); libtorch=NA\n";
+  // xgrad replaced OpenBLAS's Prescott fallback in this process (and will in its workers):
+  // libtorch's OpenBLAS gets the same kernels through the variable OpenBLAS reads itself.
+  const std::string blas_core = xgrad::blas_core();
+  const bool core_exported = std::getenv("OPENBLAS_CORETYPE") == nullptr &&
+                             blas_core.find("replaced") != std::string::npos;
+  if (core_exported) ::setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
   const std::regex filter(o.filter);
   bool failed = false;
   std::vector<Row> rows;
@@ -327,8 +334,10 @@ int run_driver(const Options& o) {
   std::cout << fmt::format("\nxgrad {} vs libtorch | threads {} | repeat {} | {}{}\n", XGRAD_BENCH_VERSION, o.threads,
                            o.repeat, o.smoke ? "SMOKE (timings meaningless) | " : "",
                            twin.empty() ? "libtorch twin: not built" : "twin: " + twin);
+  std::cout << fmt::format("OpenBLAS core: {}\n", blas_core);
   if (const char* core = std::getenv("OPENBLAS_CORETYPE"))
-    std::cout << fmt::format("OPENBLAS_CORETYPE={} (exported for both sides)\n", core);
+    std::cout << fmt::format("OPENBLAS_CORETYPE={} (exported for both sides{})\n", core,
+                             core_exported ? ", by xgrad_bench, so libtorch's OpenBLAS uses the same kernels" : "");
   const std::string sep(118, '-');
   std::cout << sep << '\n'
             << fmt::format("{:<18} {:>4} {:>11} {:>11} {:>7} {:>9}  {:<38} {}\n", "workload", "unit", "xgrad",
