@@ -9,6 +9,7 @@
 #include "kernel.hpp"
 #include "xgrad/autograd/autograd.hpp"
 #include "xgrad/autograd/elementwise.hpp"
+#include "xgrad/autograd/memory.hpp"
 #include "xgrad/autograd/node.hpp"
 
 namespace xgrad {
@@ -32,10 +33,10 @@ std::int64_t shape_numel(const Shape& s) {
 
 // Heap buffers are 64-byte aligned (AVX-512 loads); small ones use the inline buffer.
 Storage::Storage(std::size_t n) : nbytes(n) {
-  data = n <= kInlineBytes ? inline_ : static_cast<std::byte*>(::operator new(n, std::align_val_t{64}));
+  data = n <= kInlineBytes ? inline_ : static_cast<std::byte*>(detail::allocate_buffer(n));
 }
 Storage::~Storage() {
-  if (data != inline_) ::operator delete(data, std::align_val_t{64});
+  if (data != inline_) detail::free_buffer(data, nbytes);
 }
 
 namespace detail {

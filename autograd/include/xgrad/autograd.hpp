@@ -8,6 +8,7 @@
 #include "xgrad/autograd/function.hpp"
 #include "xgrad/autograd/gradcheck.hpp"
 #include "xgrad/autograd/linalg.hpp"
+#include "xgrad/autograd/memory.hpp"
 #include "xgrad/autograd/node.hpp"
 #include "xgrad/autograd/reduction.hpp"
 #include "xgrad/autograd/shape.hpp"
