@@ -12,3 +12,7 @@ if(XGRAD_SANITIZE)
   add_compile_options(-fsanitize=${XGRAD_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   add_link_options(-fsanitize=${XGRAD_SANITIZE})
 endif()
+
+# Math functions never report through errno here: without this GCC cannot vectorise loops
+# that call sqrt (Adam's update, norms), since each call might have to set errno.
+add_compile_options(-fno-math-errno)
