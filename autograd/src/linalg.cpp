@@ -297,6 +297,17 @@ Tensor mm(const Tensor& a, const Tensor& b) {
   return product(a, a.shape(), false, b, b.shape(), false, nullptr, "MmBackward");
 }
 
+Tensor mm(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
+  check_operands(a, b, "mm");
+  if (a.dim() != 2 || b.dim() != 2)
+    throw Error(fmt::format("mm: expected 2-d tensors, got shapes {} and {}", a.shape(), b.shape()));
+  const std::int64_t ka = a.size(transpose_a ? 0 : 1), kb = b.size(transpose_b ? 1 : 0);
+  if (ka != kb)
+    throw Error(fmt::format("mm: shapes {}{} and {}{} cannot be multiplied ({} != {})", a.shape(),
+                            transpose_a ? "^T" : "", b.shape(), transpose_b ? "^T" : "", ka, kb));
+  return product(a, a.shape(), transpose_a, b, b.shape(), transpose_b, nullptr, "MmBackward");
+}
+
 Tensor bmm(const Tensor& a, const Tensor& b) {
   check_operands(a, b, "bmm");
   if (a.dim() != 3 || b.dim() != 3)

@@ -50,20 +50,20 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   Tensor y;
   {
     NoGradGuard ng;
-    y = mm(x2, t(weight));
+    y = mm(x2, weight, false, true);
     if (bias.defined()) y.add_(bias);
   }
   const bool rx = any_requires_grad({&x2}), rw = any_requires_grad({&weight});
   const bool rb = bias.defined() && any_requires_grad({&bias});
   if (rx || rw || rb) {
-    // One node, like PyTorch's AddmmBackward: y = x W^T + b gives dx = g W, dW = g^T x (made
-    // contiguous [out, in] by the product itself, no transposed copy) and db = sum over rows
-    // of g. Gradients nobody needs are not computed.
+    // One node, like PyTorch's AddmmBackward: y = x W^T + b gives dx = g W, dW = g^T x
+    // (BLAS transposes, no copies) and db = sum over rows of g. Gradients nobody needs are
+    // not computed.
     std::vector<Tensor> inputs{x2, weight};
     if (bias.defined()) inputs.push_back(bias);
     record(bias.defined() ? "AddmmBackward" : "MmBackward", inputs, {y}, {rw ? x2 : Tensor(), rx ? weight : Tensor()},
            [rx, rw, rb](const std::vector<Tensor>& g, const std::vector<Tensor>& s) {
-             std::vector<Tensor> out{rx ? mm(g[0], s[1]) : Tensor(), rw ? mm(t(g[0]), s[0]) : Tensor()};
+             std::vector<Tensor> out{rx ? mm(g[0], s[1]) : Tensor(), rw ? mm(g[0], s[0], true, false) : Tensor()};
              if (rb) out.push_back(sum(g[0], {0}));
              return out;
            });

@@ -150,6 +150,40 @@ BOOST_AUTO_TEST_CASE(mm_bmm_outer_dot_values) {
   check_close(c32, from_vector<float>({11}, {1, 1}), 0);
 }
 
+BOOST_AUTO_TEST_CASE(mm_with_transpose_flags) {
+  // mm(a, b, ta, tb) = op(a) op(b): against mm of explicitly transposed copies, every flag pair,
+  // values and gradients (the gradients come back in a's and b's own layouts).
+  manual_seed(11);
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      Tensor a = rand64(ta ? Shape{4, 3} : Shape{3, 4}).requires_grad_(true);
+      Tensor b = rand64(tb ? Shape{5, 4} : Shape{4, 5}).requires_grad_(true);
+      Tensor a2 = a.detach().requires_grad_(true), b2 = b.detach().requires_grad_(true);
+      Tensor c = mm(a, b, ta, tb);
+      Tensor c2 = mm(ta ? t(a2) : a2, tb ? t(b2) : b2);
+      check_close(c, c2, 1e-14);
+      Tensor w = rand64({3, 5});
+      sum(mul(c, w)).backward();
+      sum(mul(c2, w)).backward();
+      check_close(a.grad(), a2.grad(), 1e-14);
+      check_close(b.grad(), b2.grad(), 1e-14);
+      check_gradcheck([ta, tb](const std::vector<Tensor>& in) { return mm(in[0], in[1], ta, tb); },
+                      {rand64(ta ? Shape{4, 3} : Shape{3, 4}), rand64(tb ? Shape{5, 4} : Shape{4, 5})});
+    }
+  // By hand: [[1, 2]]^T [[3, 4]] = [[3, 4], [6, 8]]; d sum(C) / da_j = sum_k b_k = 7.
+  Tensor a = f64({{1, 2}}).requires_grad_(true);
+  Tensor c = mm(a, f64({{3, 4}}), true, false);
+  check_close(c, f64({{3, 4}, {6, 8}}), 0);
+  c.sum().backward();
+  check_close(a.grad(), f64({{7, 7}}), 0);
+  BOOST_CHECK(mm(zeros({2, 3}), zeros({2, 3}), true, false).shape() == (Shape{3, 3}));
+  XGRAD_CHECK_THROW_MSG(mm(zeros({2, 3}), zeros({2, 3}), false, false),
+                        "mm: shapes [2, 3] and [2, 3] cannot be multiplied (3 != 2)");
+  XGRAD_CHECK_THROW_MSG(mm(zeros({2, 3}), zeros({4, 2}), false, true),
+                        "mm: shapes [2, 3] and [4, 2]^T cannot be multiplied (3 != 2)");
+  XGRAD_CHECK_THROW_MSG(mm(zeros({2, 3, 1}), zeros({4, 2}), true, true), "mm: expected 2-d tensors");
+}
+
 BOOST_AUTO_TEST_CASE(empty_dims) {
   // Inner size 0: a sum over nothing is 0.
   Tensor c = matmul(zeros({2, 0}), zeros({0, 3}));

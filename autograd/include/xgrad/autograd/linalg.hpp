@@ -15,6 +15,12 @@ namespace xgrad {
 Tensor matmul(const Tensor& a, const Tensor& b);
 /// [n, k] x [k, m] -> [n, m]; both must be 2-d.
 Tensor mm(const Tensor& a, const Tensor& b);
+/// op(a) op(b) for 2-d a, b, where op(x) is x^T when its flag is set, else x: the same
+/// product as mm(t(a), b) and the like, without materialising the transposes (tensors are
+/// contiguous, so t() copies). Not in PyTorch's API; its BLAS-style form serves nn::linear.
+/// Throws like mm when the inner sizes of op(a) and op(b) differ or dtypes differ.
+/// Gradients: those of mm applied to op(a) and op(b), produced in a's and b's own layout.
+Tensor mm(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b);
 /// [B, n, k] x [B, k, m] -> [B, n, m]; both 3-d with equal batch size.
 Tensor bmm(const Tensor& a, const Tensor& b);
 /// Outer product of two 1-d tensors: [n] x [m] -> [n, m], out[i][j] = a[i] b[j].
