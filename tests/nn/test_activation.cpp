@@ -448,6 +448,139 @@ BOOST_AUTO_TEST_CASE(softmax_large_and_blocked_layouts) {
   }
 }
 
+// float32 softmax runs its own vectorised e^x (not libm). Rows [0, d] give
+// softmax = [1, e^d] / (1 + e^d) and log_softmax = [0, d] - log(1 + e^d), so a dense sweep of d
+// over [-100, 100] sends every reachable argument (x - max <= 0) through it; d < -87.3 gives
+// subnormal results and d < -103.9 rounds to 0. Checked against float64, along dim 1
+// (contiguous rows) and dim 0 (column blocks), above the parallel grain.
+BOOST_AUTO_TEST_CASE(softmax_float32_exp_accuracy) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> d;
+  const std::int64_t steps = 1 << 19;
+  for (std::int64_t i = 0; i <= steps; ++i) d.push_back(static_cast<float>(-100.0 + 200.0 * i / steps));
+  for (float v : {-inf, inf, nan, -87.0f, -87.5f, -95.0f, -103.0f, -103.9f, -104.5f, 88.0f, 88.8f}) d.push_back(v);
+  const auto rows = static_cast<std::int64_t>(d.size());
+  std::vector<float> pairs;
+  for (float v : d) {
+    pairs.push_back(0.0f);
+    pairs.push_back(v);
+  }
+  Tensor x = from_vector<float>(pairs, {rows, 2});
+  // References in float64 for the row [0, v]; NaN for +inf and NaN (inf - inf, like PyTorch).
+  auto softmax64 = [](double v, int k) {
+    if (std::isnan(v) || v == std::numeric_limits<double>::infinity()) return std::nan("");
+    const double m = std::max(v, 0.0);
+    const double e0 = std::exp(-m), e1 = std::exp(v - m);
+    return (k == 0 ? e0 : e1) / (e0 + e1);
+  };
+  auto log_softmax64 = [](double v, int k) {
+    if (std::isnan(v) || v == std::numeric_limits<double>::infinity()) return std::nan("");
+    return (k == 0 ? -std::max(v, 0.0) : std::min(v, 0.0)) - std::log1p(std::exp(-std::fabs(v)));
+  };
+  // e^x within 1-2 ulp, then a few roundings (sum, 1/s, product): 4 ulp relative, with a floor
+  // of a few subnormal steps where float32 has no relative precision left. log_softmax takes
+  // log(sum) in double, which loses log1p's precision below about 1e-16 absolute.
+  auto check = [&](const Tensor& y, const std::function<double(double, int)>& ref, const std::string& what,
+                   double floor) {
+    BOOST_REQUIRE((y.dtype() == float32));
+    const auto v = y.to_vector<float>();
+    int bad = 0;
+    double worst = 0;
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (int k = 0; k < 2; ++k) {
+        const double got = v[static_cast<std::size_t>(2 * r + k)], want = ref(d[static_cast<std::size_t>(r)], k);
+        if (std::isnan(want) || std::isnan(got)) {
+          if (std::isnan(want) != std::isnan(got) && bad++ < 5)
+            BOOST_ERROR(what << ": d = " << d[r] << ", k = " << k << ": got " << got << ", want " << want);
+          continue;
+        }
+        const double err = got == want ? 0.0 : std::fabs(got - want), tol = 4 * 1.2e-7 * std::fabs(want) + floor;
+        worst = std::max(worst, err / tol);
+        if (!(err <= tol) && bad++ < 5)
+          BOOST_ERROR(what << ": d = " << d[r] << ", k = " << k << ": got " << got << ", want " << want);
+      }
+    BOOST_TEST(bad == 0, what << ": " << bad << " bad elements, worst err/tol " << worst);
+  };
+  check(F::softmax(x, 1), softmax64, "softmax dim 1", 4e-45);
+  check(F::log_softmax(x, 1), log_softmax64, "log_softmax dim 1", 1e-15);
+  Tensor xt = x.transpose(0, 1).contiguous();
+  check(F::softmax(xt, 0).transpose(0, 1).contiguous(), softmax64, "softmax dim 0", 4e-45);
+  check(F::log_softmax(xt, 0).transpose(0, 1).contiguous(), log_softmax64, "log_softmax dim 0", 1e-15);
+  // Exact special values: e^-inf = 0, e^0 = 1, subnormal (not flushed), underflow to 0.
+  const auto s =
+      F::softmax(from_vector<float>({0.0f, -inf, 0.0f, -100.0f, 0.0f, -110.0f}, {3, 2}), 1).to_vector<float>();
+  BOOST_TEST(s[0] == 1.0f);
+  BOOST_TEST(s[1] == 0.0f);
+  BOOST_TEST(std::fpclassify(s[3]) == FP_SUBNORMAL);
+  BOOST_TEST(std::fabs(s[3] - std::exp(-100.0)) <= 2e-45);
+  BOOST_TEST(s[5] == 0.0f);
+}
+
+// The row maximum is taken in vector lanes plus a scalar tail: a spike of 120 (e^120
+// overflows float32) at every position of rows of every length up to 40 must be found, else
+// the row turns to inf / NaN.
+BOOST_AUTO_TEST_CASE(softmax_row_max_finds_every_position) {
+  manual_seed(19);
+  for (std::int64_t n = 1; n <= 40; ++n) {
+    Tensor x64 = randn({n, n}, dtype(float64)) + eye(n, n, dtype(float64)) * 120.0;
+    Tensor x32 = x64.to(float32);
+    check_close(F::softmax(x32, 1), F::softmax(x64, 1), 1e-7);
+    check_close(F::log_softmax(x32, 1), F::log_softmax(x64, 1), 2e-5);
+    check_close(F::softmax(x32, 0), F::softmax(x64, 0), 1e-7);
+  }
+}
+
+// The fused backward kernels against the composed formulas they replace:
+// softmax: g_x = y (g - sum(g y, dim)); log_softmax: g_x = g - e^y sum(g, dim).
+// float32 is checked against the formula in float64 on the same float32 y and g.
+BOOST_AUTO_TEST_CASE(softmax_fused_backward_matches_formula) {
+  manual_seed(20);
+  const std::vector<std::pair<Shape, std::vector<std::int64_t>>> cases = {
+      {{4, 7}, {0, 1}}, {{3, 5, 4}, {0, 1, 2}}, {{2, 17, 300}, {1}}, {{64, 2000}, {0, 1}}, {{1, 33}, {1}}};
+  for (const auto& [shape, dims] : cases)
+    for (Dtype dt : {float64, float32})
+      for (std::int64_t d : dims) {
+        Tensor x = (randn(shape, dtype(dt)) * 2.0).detach().requires_grad_(true);
+        Tensor g = randn(shape, dtype(dt));
+        Tensor y = F::softmax(x, d);
+        Tensor ly = F::log_softmax(x, d);
+        Tensor gx = autograd::grad({y}, {x}, {g})[0];
+        Tensor lgx = autograd::grad({ly}, {x}, {g})[0];
+        BOOST_TEST((gx.dtype() == dt && lgx.dtype() == dt));
+        Tensor y64 = y.detach().to(float64), ly64 = ly.detach().to(float64), g64 = g.to(float64);
+        const double tol = dt == float64 ? 1e-13 : 2e-6;
+        check_close(gx, y64 * (g64 - sum(g64 * y64, {d}, true)), tol);
+        // |sum(g)| grows like sqrt(n): scale the tolerance with it.
+        const double scale = std::sqrt(static_cast<double>(shape[static_cast<std::size_t>(d)]));
+        check_close(lgx, g64 - exp(ly64) * sum(g64, {d}, true), tol * scale);
+      }
+}
+
+BOOST_AUTO_TEST_CASE(softmax_double_backward_is_fused_and_exact) {
+  manual_seed(21);
+  for (std::int64_t d : {0, 1, 2}) {
+    check_gradgradcheck([d](const std::vector<Tensor>& in) { return F::softmax(in[0], d); }, {rand64({2, 3, 4}, 2.0)});
+    check_gradgradcheck([d](const std::vector<Tensor>& in) { return F::log_softmax(in[0], d); },
+                        {rand64({2, 3, 4}, 2.0)});
+  }
+  // The gradient is the fused op, recorded when create_graph asks for it.
+  Tensor x = vec64({1.0, 2.0, 3.0}, true);
+  autograd::GradOptions go;
+  go.create_graph = true;
+  Tensor g = vec64({1.0, 0.0, 0.0}, true);
+  Tensor lgx = autograd::grad({F::log_softmax(x, 0)}, {x}, {g}, go)[0];
+  BOOST_TEST(lgx.grad_fn_name() == "LogSoftmaxBackwardBackward");
+  Tensor gx = autograd::grad({F::softmax(x, 0)}, {x}, {g}, go)[0];
+  BOOST_TEST(gx.grad_fn_name() == "SoftmaxBackwardBackward");
+  // By hand: lgx_i = g_i - p_i S with p = softmax(x), S = sum(g) = 1. For L = sum(w lgx),
+  // w = [1, 2, 3] and wp = sum(w p): dL/dg_k = w_k - wp; dL/dx_k = -S p_k (w_k - wp).
+  const double p0 = 0.09003057317038046, p1 = 0.24472847105479764, p2 = 0.6652409557748218;
+  const double wp = p0 + 2 * p1 + 3 * p2;
+  auto second = autograd::grad({(lgx * vec64({1.0, 2.0, 3.0})).sum()}, {x, g});
+  check_close(second[0], vec64({-p0 * (1 - wp), -p1 * (2 - wp), -p2 * (3 - wp)}), 1e-15);
+  check_close(second[1], vec64({1 - wp, 2 - wp, 3 - wp}), 1e-15);
+}
+
 BOOST_AUTO_TEST_CASE(softmax_edge_shapes) {
   // 0-d: one element, softmax 1, log_softmax 0 (dim 0 or -1).
   Tensor s = scalar_tensor(3.5, dtype(float64));

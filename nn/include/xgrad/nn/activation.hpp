@@ -53,6 +53,11 @@ Tensor softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0);
 Tensor softmax(const Tensor& x, std::int64_t dim);
 /// log(softmax(x, dim)) computed stably as x - m - log(sum_j e^(x_j - m)).
 /// Backward: g_x = g - e^y sum(g, dim). Throws like softmax.
+///
+/// Both ops (and their backwards, each one fused row kernel that is itself differentiable:
+/// grad_fn SoftmaxBackwardBackward / LogSoftmaxBackwardBackward under create_graph) use a
+/// vectorised exp for float32, within about 1 ulp of libm's; float64 uses std::exp. Row sums
+/// accumulate in double, so results do not depend on the thread count.
 Tensor log_softmax(const Tensor& x, std::int64_t dim);
 /// softmax(-x, dim). Throws like softmax (errors name "softmin").
 Tensor softmin(const Tensor& x, std::int64_t dim);
