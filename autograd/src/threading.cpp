@@ -23,11 +23,17 @@ std::mutex g_mutex;
 std::unique_ptr<tbb::global_control> g_control;
 int g_threads = 0;
 
-// OpenBLAS must never start its own pool: every parallel region is a TBB task and BLAS is
+// OpenBLAS must never use its own pool: every parallel region is a TBB task and BLAS is
 // called single-threaded inside it (oversubscription otherwise). Runs when the library loads.
+// By then OpenBLAS has already started its pool (one thread per core), whose threads spin on
+// sched_yield for about 0.1 s before they sleep: on a 2-core machine that stole the second
+// core from TBB at the start of every process. Its own shutdown call joins them; they are
+// only restarted if someone raises OpenBLAS's thread count again.
 struct OpenBlasSingleThread {
   OpenBlasSingleThread() {
     if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+    using Fn = int (*)();
+    if (auto shutdown = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "blas_thread_shutdown_"))) shutdown();
   }
 } g_openblas_single_thread;
 

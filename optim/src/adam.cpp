@@ -38,8 +38,8 @@ struct AdamScalars {
 // The update without weight decay, amsgrad or maximize, and with beta1 > 0.5 (the defaults):
 // the body of adam_update below with its branches resolved, so it vectorises. Built for
 // AVX-512 and AVX2 too; the variant is chosen for the CPU when the library loads. The same
-// operations in the same order (no FMA contraction under -std=c++20), so every variant
-// gives the generic loop's results.
+// operations in the same order, but GCC may contract a multiply-add into an FMA in the
+// AVX2/AVX-512 variants, so results can differ from the baseline build in the last bit.
 template <class T>
 struct PlainAdam {
   T neg_step_size, bc2_sqrt, w1, b2, w2, eps;
