@@ -41,6 +41,27 @@ Tensor scalar_op(const Tensor& a, std::string_view op, F f) {
 
 using Grads = std::vector<Tensor>;
 
+// {g b, g a} in one pass over g (same shapes, nothing recorded): mul's backward when both
+// inputs need a gradient and no graph of the backward is built.
+Grads mul_backward_both(const Tensor& g, const Tensor& a, const Tensor& b) {
+  Tensor ga = detail::make_tensor(g.shape(), g.dtype());
+  Tensor gb = detail::make_tensor(g.shape(), g.dtype());
+  detail::dispatch(g.dtype(), [&]<class T>() {
+    const T* pg = g.data_ptr<T>();
+    const T* pa = a.data_ptr<T>();
+    const T* pb = b.data_ptr<T>();
+    T* oa = ga.data_ptr<T>();
+    T* ob = gb.data_ptr<T>();
+    detail::parallel_for(g.numel(), detail::kGrain, [&](std::int64_t s, std::int64_t e) {
+      for (std::int64_t i = s; i < e; ++i) {
+        oa[i] = pg[i] * pb[i];
+        ob[i] = pg[i] * pa[i];
+      }
+    });
+  });
+  return {ga, gb};
+}
+
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
@@ -72,6 +93,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
     // d(ab)/da = b, d(ab)/db = a: each side saves only what the other's gradient needs.
     record("MulBackward", {a, b}, {out}, {rb ? a : Tensor(), ra ? b : Tensor()},
            [ra, rb, sa = a.shape(), sb = b.shape()](const Grads& g, const Grads& s) {
+             if (ra && rb && sa == sb && !any_requires_grad({&g[0], &s[0], &s[1]}))
+               return mul_backward_both(g[0], s[0], s[1]);
              return Grads{ra ? sum_to(mul(g[0], s[1]), sa) : Tensor(), rb ? sum_to(mul(g[0], s[0]), sb) : Tensor()};
            });
   }

@@ -1,12 +1,15 @@
 // Unary math (exp, log, ..., tanh, sigmoid, relu, erf), pow, abs and clamp, and the Tensor
 // methods for them. Comparisons, sign, maximum/minimum and where live in
 // elementwise_compare.cpp.
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <numbers>
 
 #include "kernel.hpp"
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/factories.hpp"
+#include "xgrad/autograd/vec_exp.hpp"
 
 namespace xgrad {
 
@@ -14,12 +17,99 @@ namespace {
 
 using Grads = std::vector<Tensor>;
 
-// out[i] = f(a[i]) for floating a (int64 throws naming op).
+// float32 loops over contiguous ranges, compiled once per instruction set and picked at load
+// time (ifunc): libm's expf and tanhf are scalar calls, vec::exp_f32 vectorises. float64 keeps
+// libm for gradcheck-grade accuracy.
+using RangeF32 = void (*)(const float*, float*, std::int64_t, std::int64_t);
+
+[[gnu::target_clones("avx512f", "avx2", "default")]] void exp_f32_range(const float* __restrict x, float* __restrict y,
+                                                                        std::int64_t b, std::int64_t e) {
+  for (std::int64_t i = b; i < e; ++i) y[i] = vec::exp_f32(x[i]);
+}
+
+[[gnu::target_clones("avx512f", "avx2", "default")]] void sigmoid_f32_range(const float* __restrict x,
+                                                                            float* __restrict y, std::int64_t b,
+                                                                            std::int64_t e) {
+  for (std::int64_t i = b; i < e; ++i) y[i] = 1.0f / (1.0f + vec::exp_f32(-x[i]));
+}
+
+// Cephes tanhf: an odd polynomial below |x| = 0.625, where 1 - 2/(e^2|x| + 1) would cancel;
+// above, the cancellation costs under 1 ulp and e^2|x| = inf gives exactly 1. Both branches
+// are computed and blended on the bits, so the loop vectorises; the sign is put back last
+// (tanh(-0) = -0, NaN stays NaN).
+[[gnu::target_clones("avx512f", "avx2", "default")]] void tanh_f32_range(const float* __restrict x, float* __restrict y,
+                                                                         std::int64_t b, std::int64_t e) {
+  for (std::int64_t i = b; i < e; ++i) {
+    const float v = x[i];
+    const std::uint32_t bits = std::bit_cast<std::uint32_t>(v);
+    const float z = std::bit_cast<float>(bits & 0x7fffffffu);
+    const float s = z * z;
+    float p = -5.70498872745e-3f;
+    p = p * s + 2.06390887954e-2f;
+    p = p * s - 5.37397155531e-2f;
+    p = p * s + 1.33314422036e-1f;
+    p = p * s - 3.33332819422e-1f;
+    const float small = p * s * z + z;
+    const float large = 1.0f - 2.0f / (vec::exp_f32(z + z) + 1.0f);
+    const std::uint32_t use_small = -static_cast<std::uint32_t>(z < 0.625f);
+    const std::uint32_t r =
+        (std::bit_cast<std::uint32_t>(small) & use_small) | (std::bit_cast<std::uint32_t>(large) & ~use_small);
+    y[i] = std::bit_cast<float>(r | (bits & 0x80000000u));
+  }
+}
+
+// out[i] = f(a[i]) for floating a (int64 throws naming op); float32 runs f32 when given.
 template <class F>
-Tensor unary_floating(const Tensor& a, std::string_view op, F f) {
+Tensor unary_floating(const Tensor& a, std::string_view op, F f, RangeF32 f32 = nullptr) {
   detail::check_defined(a, op);
   Tensor out = detail::make_tensor(a.shape(), a.dtype());
+  if (f32 != nullptr && a.dtype() == Dtype::float32) {
+    const float* pa = a.data_ptr<float>();
+    float* po = out.data_ptr<float>();
+    detail::parallel_for(a.numel(), detail::kGrain, [&](std::int64_t b, std::int64_t e) { f32(pa, po, b, e); });
+    return out;
+  }
   detail::dispatch_floating(a, op, [&]<class T>() { detail::unary_kernel<T, T>(a, out, [&](T x) { return f(x); }); });
+  return out;
+}
+
+// out[i] = f(g[i], y[i]): the one-pass backward of an op from its output y and output
+// gradient g (same shape, as the engine guarantees).
+template <class F>
+Tensor output_backward(const Tensor& g, const Tensor& y, std::string_view op, F f) {
+  detail::check_same_dtype(g, y, op);
+  if (g.shape() != y.shape())
+    throw Error(fmt::format("{}: gradient of shape {} does not match output of shape {}", op, g.shape(), y.shape()));
+  Tensor out = detail::make_tensor(y.shape(), y.dtype());
+  detail::dispatch_floating(
+      y, op, [&]<class T>() { detail::binary_kernel<T, T>(g, y, out, [&](T gv, T yv) { return f(gv, yv); }); });
+  return out;
+}
+
+// g s (1 - s) given s = sigmoid(a): sigmoid's backward in one pass instead of three.
+Tensor sigmoid_backward(const Tensor& g, const Tensor& y) {
+  Tensor out = output_backward(g, y, "sigmoid_backward", []<class T>(T gv, T yv) { return gv * (yv * (T(1) - yv)); });
+  if (any_requires_grad({&g, &y})) {
+    const bool rg = g.requires_grad(), ry = y.requires_grad();
+    // out = g y (1 - y): d/dg = y (1 - y), d/dy = g (1 - y) - g y = g (1 - 2y).
+    record("SigmoidBackwardBackward", {g, y}, {out}, {ry ? g : Tensor(), y}, [rg, ry](const Grads& gg, const Grads& s) {
+      return Grads{rg ? sigmoid_backward(gg[0], s[1]) : Tensor(),
+                   ry ? mul(mul(gg[0], s[0]), rsub(mul(s[1], 2.0), 1.0)) : Tensor()};
+    });
+  }
+  return out;
+}
+
+// g (1 - t^2) given t = tanh(a): tanh's backward in one pass instead of three.
+Tensor tanh_backward(const Tensor& g, const Tensor& y) {
+  Tensor out = output_backward(g, y, "tanh_backward", []<class T>(T gv, T yv) { return gv * (T(1) - yv * yv); });
+  if (any_requires_grad({&g, &y})) {
+    const bool rg = g.requires_grad(), ry = y.requires_grad();
+    // out = g (1 - y^2): d/dg = 1 - y^2, d/dy = -2 g y.
+    record("TanhBackwardBackward", {g, y}, {out}, {ry ? g : Tensor(), y}, [rg, ry](const Grads& gg, const Grads& s) {
+      return Grads{rg ? tanh_backward(gg[0], s[1]) : Tensor(), ry ? mul(mul(gg[0], s[0]), mul(s[1], -2.0)) : Tensor()};
+    });
+  }
   return out;
 }
 
@@ -81,7 +171,8 @@ Tensor pow(const Tensor& a, const Tensor& b) {
 }
 
 Tensor exp(const Tensor& a) {
-  Tensor out = unary_floating(a, "exp", []<class T>(T x) { return std::exp(x); });
+  Tensor out = unary_floating(
+      a, "exp", []<class T>(T x) { return std::exp(x); }, exp_f32_range);
   if (any_requires_grad({&a})) {
     // d(e^a)/da = e^a = out.
     record("ExpBackward", {a}, {out}, {out}, [](const Grads& g, const Grads& s) { return Grads{mul(g[0], s[0])}; });
@@ -157,22 +248,24 @@ Tensor cos(const Tensor& a) {
 }
 
 Tensor tanh(const Tensor& a) {
-  Tensor out = unary_floating(a, "tanh", []<class T>(T x) { return std::tanh(x); });
+  Tensor out = unary_floating(
+      a, "tanh", []<class T>(T x) { return std::tanh(x); }, tanh_f32_range);
   if (any_requires_grad({&a})) {
     // d(tanh a)/da = 1 - tanh^2 a = 1 - out^2.
     record("TanhBackward", {a}, {out}, {out},
-           [](const Grads& g, const Grads& s) { return Grads{mul(g[0], rsub(mul(s[0], s[0]), 1.0))}; });
+           [](const Grads& g, const Grads& s) { return Grads{tanh_backward(g[0], s[0])}; });
   }
   return out;
 }
 
 Tensor sigmoid(const Tensor& a) {
   // NOTE: 1/(1 + e^-x) saturates cleanly: e^-x = inf gives 0, never NaN.
-  Tensor out = unary_floating(a, "sigmoid", []<class T>(T x) { return T(1) / (T(1) + std::exp(-x)); });
+  Tensor out = unary_floating(
+      a, "sigmoid", []<class T>(T x) { return T(1) / (T(1) + std::exp(-x)); }, sigmoid_f32_range);
   if (any_requires_grad({&a})) {
     // d(s)/da = s (1 - s), with s = out.
     record("SigmoidBackward", {a}, {out}, {out},
-           [](const Grads& g, const Grads& s) { return Grads{mul(g[0], mul(s[0], rsub(s[0], 1.0)))}; });
+           [](const Grads& g, const Grads& s) { return Grads{sigmoid_backward(g[0], s[0])}; });
   }
   return out;
 }

@@ -135,7 +135,16 @@ std::vector<Tensor> run(const std::vector<Edge>& roots, std::vector<Tensor> root
                                 n->name(), i, g.shape(), g.dtype(), meta.shape, meta.dtype));
       if (anomaly) check_finite(g, *n, i);
       Tensor& slot = buffers[e.fn->topo_index_][e.input_nr];
-      slot = slot.defined() ? slot + g : std::move(g);
+      if (!slot.defined()) {
+        slot = std::move(g);
+      } else if (!create_graph && g.impl().use_count() == 1 && g.impl()->storage.use_count() == 1 &&
+                 !g.requires_grad()) {
+        // Nobody else sees g's buffer: sum into it instead of into a new one (one pass less).
+        g.add_(slot);
+        slot = std::move(g);
+      } else {
+        slot = slot + g;
+      }
     }
     if (!keep_graph) n->release_saved();
   }

@@ -9,10 +9,10 @@
 #include <limits>
 #include <type_traits>
 
-#include "vec_exp.hpp"
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/node.hpp"
 #include "xgrad/autograd/reduction.hpp"
+#include "xgrad/autograd/vec_exp.hpp"
 #include "xgrad/nn/activation.hpp"
 
 namespace xgrad::nn {

@@ -610,6 +610,140 @@ BOOST_AUTO_TEST_CASE(large_tensors_take_the_parallel_path) {
   BOOST_TEST(bad == 0);
 }
 
+BOOST_AUTO_TEST_CASE(fused_backwards_match_the_composed_formulas) {
+  // sigmoid and tanh differentiate in one pass, mul in one pass for both inputs, and the engine
+  // sums a twice-used input's gradients in place: all must equal the composed formulas, also
+  // above kGrain (parallel) and in float32.
+  for (Dtype dt : {float32, float64}) {
+    for (std::int64_t n : {7, 100003}) {
+      BOOST_TEST_CONTEXT(fmt::format("{} n={}", dt, n)) {
+        const Tensor x = randn({n}, dtype(dt).requires_grad());
+        const Tensor z = randn({n}, dtype(dt).requires_grad());
+        const Tensor g = randn({n}, dtype(dt));
+        const Tensor s = sigmoid(x), t = tanh(x);
+        const Tensor gs = autograd::grad({s}, {x}, {g})[0];
+        const Tensor gt = autograd::grad({t}, {x}, {g})[0];
+        const auto gxz = autograd::grad({x * z + x}, {x, z}, {g});
+        NoGradGuard ng;
+        check_close(gs, g * (s * (1. - s)), 0.);
+        check_close(gt, g * (1. - t * t), 0.);
+        check_close(gxz[0], g + g * z, 0.);
+        check_close(gxz[1], g * x, 0.);
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(sigmoid_tanh_second_derivatives_hand_derived) {
+  // s = sigmoid x: s' = s (1 - s), s'' = s (1 - s) (1 - 2s).
+  // t = tanh x: t' = 1 - t^2, t'' = -2 t (1 - t^2).
+  // Through the output gradient g of the backward (g s' for sigmoid): d(g s')/dg = s'.
+  Tensor x = leaf64({0.5, -1.5});
+  autograd::GradOptions cg;
+  cg.create_graph = true;
+  const double xs[] = {0.5, -1.5};
+  std::vector<double> s1, s2, t2;
+  for (double v : xs) {
+    const double s = 1. / (1. + std::exp(-v)), t = std::tanh(v);
+    s1.push_back(s * (1. - s));
+    s2.push_back(s * (1. - s) * (1. - 2. * s));
+    t2.push_back(-2. * t * (1. - t * t));
+  }
+  Tensor gs = autograd::grad({sum(sigmoid(x))}, {x}, {}, cg)[0];
+  check_close(grad_of_sum(gs, x), f64({s2[0], s2[1]}), 1e-15);
+  Tensor gt = autograd::grad({sum(tanh(x))}, {x}, {}, cg)[0];
+  check_close(grad_of_sum(gt, x), f64({t2[0], t2[1]}), 1e-15);
+  Tensor g = leaf64({1., 1.});
+  Tensor gx = autograd::grad({sigmoid(x)}, {x}, {g}, cg)[0];
+  BOOST_TEST(gx.grad_fn()->name() == "SigmoidBackwardBackward");
+  check_close(grad_of_sum(gx, g), f64({s1[0], s1[1]}), 1e-15);
+}
+
+BOOST_AUTO_TEST_CASE(gradgradcheck_sigmoid_tanh_wide_range) {
+  // Also the saturated tails, where s (1 - s) and 1 - t^2 are tiny.
+  for (const Fn& f : {Fn([](const std::vector<Tensor>& in) { return sigmoid(in[0]); }),
+                      Fn([](const std::vector<Tensor>& in) { return tanh(in[0]); })}) {
+    check_gradcheck(f, {uniform64({4, 5}, -6., 6.)});
+    check_gradgradcheck(f, {uniform64({4, 5}, -6., 6.)});
+  }
+}
+
+namespace {
+
+/// Largest error of float32 results y against float64 references r, in float32 ulps of the
+/// rounded reference; specials (inf, NaN, 0) must match exactly (sign of zero included).
+double max_ulp_error(const std::vector<float>& y, const std::vector<double>& r, const std::vector<float>& x) {
+  double worst = 0;
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    const float rf = static_cast<float>(r[i]);
+    if (std::isnan(rf) || std::isinf(rf) || rf == 0.f) {
+      const bool same = std::isnan(rf) ? std::isnan(y[i]) : (y[i] == rf && std::signbit(y[i]) == std::signbit(rf));
+      if (!same) {
+        BOOST_ERROR(fmt::format("x = {}: got {}, expected {}", x[i], y[i], rf));
+        return std::numeric_limits<double>::infinity();
+      }
+      continue;
+    }
+    if (std::abs(r[i]) < std::numeric_limits<float>::min()) {
+      // NOTE: below x = -88.7 float32 sigmoid's e^-x overflows and it returns 0 (PyTorch's
+      // float32 value too) where the true value is subnormal: absolute error there.
+      if (std::abs(static_cast<double>(y[i]) - r[i]) > std::numeric_limits<float>::min()) {
+        BOOST_ERROR(fmt::format("x = {}: got {}, expected {}", x[i], y[i], r[i]));
+        return std::numeric_limits<double>::infinity();
+      }
+      continue;
+    }
+    const double ulp =
+        static_cast<double>(std::nextafter(std::abs(rf), std::numeric_limits<float>::infinity())) - std::abs(rf);
+    worst = std::max(worst, std::abs(static_cast<double>(y[i]) - r[i]) / ulp);
+  }
+  return worst;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(float32_exp_sigmoid_tanh_accuracy) {
+  // The vectorised float32 kernels against float64 libm over a dense sweep, the range edges
+  // and the specials.
+  std::vector<float> xs;
+  for (std::int64_t i = -2000000; i <= 2000000; ++i) xs.push_back(static_cast<float>(i) * 6e-5f);  // [-120, 120]
+  for (float v = 1e-30f; v < 2.f; v *= 1.001f) {  // small magnitudes, where tanh uses its polynomial
+    xs.push_back(v);
+    xs.push_back(-v);
+  }
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  for (float v : {0.f, -0.f, inf, -inf, std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::max(),
+                  -std::numeric_limits<float>::max(), std::numeric_limits<float>::denorm_min(),
+                  -std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::min(), 0.625f, -0.625f,
+                  88.72f, 88.73f, 89.f, 89.01f, -87.33f, -103.97f, -104.f, -104.01f, 44.f, 45.f})
+    xs.push_back(v);
+  const std::int64_t n = static_cast<std::int64_t>(xs.size());
+  const Tensor x = from_vector<float>(xs, {n});
+  const auto e = exp(x).to_vector<float>(), s = sigmoid(x).to_vector<float>(), t = tanh(x).to_vector<float>();
+  std::vector<double> re(xs.size()), rs(xs.size()), rt(xs.size());
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const double v = xs[i];
+    re[i] = std::exp(v);
+    rs[i] = 1. / (1. + std::exp(-v));
+    rt[i] = std::tanh(v);
+  }
+  // float32 rounding of the float64 reference can itself be 0.5 ulp away from the true value.
+  const double ue = max_ulp_error(e, re, xs), us = max_ulp_error(s, rs, xs), ut = max_ulp_error(t, rt, xs);
+  BOOST_TEST_MESSAGE(fmt::format("float32 max ulp error: exp {:.3f}, sigmoid {:.3f}, tanh {:.3f}", ue, us, ut));
+  BOOST_TEST(ue <= 1.5);
+  BOOST_TEST(us <= 3.0);
+  BOOST_TEST(ut <= 2.5);
+  const std::size_t specials = xs.size() - 22;  // 0, -0, inf, -inf, NaN, ...
+  BOOST_TEST(s[specials + 2] == 1.f);
+  BOOST_TEST(s[specials + 3] == 0.f);
+  BOOST_TEST(t[specials + 2] == 1.f);
+  BOOST_TEST(t[specials + 3] == -1.f);
+  BOOST_TEST(std::signbit(t[specials + 1]));
+  BOOST_TEST(std::isnan(s[specials + 4]));
+  BOOST_TEST(std::isnan(t[specials + 4]));
+  BOOST_TEST(std::isnan(e[specials + 4]));
+}
+
 // ---- errors -------------------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(errors_name_the_op_and_shapes) {

@@ -34,7 +34,8 @@ Tensor neg(const Tensor& a);
 Tensor pow(const Tensor& a, double e);
 /// a^b element-wise. d/da = b a^(b-1), d/db = a^b ln a (taken as 0 where a == 0).
 Tensor pow(const Tensor& a, const Tensor& b);
-/// e^a. d/da = e^a.
+/// e^a. d/da = e^a. float32 uses a vectorised exp (vec_exp.hpp) within about 1 ulp of
+/// libm's; float64 uses std::exp.
 Tensor exp(const Tensor& a);
 /// ln a. d/da = 1/a.
 Tensor log(const Tensor& a);
@@ -48,9 +49,12 @@ Tensor rsqrt(const Tensor& a);
 Tensor abs(const Tensor& a);
 Tensor sin(const Tensor& a);  ///< d/da = cos a
 Tensor cos(const Tensor& a);  ///< d/da = -sin a
-/// tanh a. d/da = 1 - tanh^2 a.
+/// tanh a. d/da = 1 - tanh^2 a, computed by one fused, differentiable op (its own node is
+/// TanhBackwardBackward when differentiated again). float32 is vectorised (about 1.3 ulp).
 Tensor tanh(const Tensor& a);
-/// 1/(1 + e^-a). d/da = s (1 - s).
+/// 1/(1 + e^-a). d/da = s (1 - s), one fused, differentiable op (SigmoidBackwardBackward
+/// when differentiated again). float32 is vectorised (about 2.5 ulp; 0 below a = -88.7,
+/// like PyTorch's float32 result).
 Tensor sigmoid(const Tensor& a);
 /// max(a, 0). d/da = 1 where a > 0, else 0 (0 at a == 0, like PyTorch).
 Tensor relu(const Tensor& a);

@@ -1,11 +1,13 @@
-// A branch-free float32 e^x that GCC vectorises (libm's expf is a scalar call through the PLT).
+// Detail header (no stable API): a branch-free float32 e^x that GCC vectorises (libm's expf is
+// a scalar call through the PLT). Call it from loops in functions compiled with
+// [[gnu::target_clones(...)]]: the project builds for baseline x86-64.
 #pragma once
 
 #include <algorithm>
 #include <bit>
 #include <cstdint>
 
-namespace xgrad::nn::vec {
+namespace xgrad::vec {
 
 // Cephes expf: e^x = 2^n e^r with n = round(x / ln 2), |r| <= ln(2) / 2, e^r by a degree-7
 // polynomial; ln 2 is split in two (hi has few mantissa bits) so r = x - n ln 2 is exact
@@ -45,4 +47,4 @@ namespace xgrad::nn::vec {
   return std::bit_cast<float>((std::bit_cast<std::uint32_t>(p * s1 * s2) & keep) | inf);
 }
 
-}  // namespace xgrad::nn::vec
+}  // namespace xgrad::vec
