@@ -335,6 +335,27 @@ BOOST_AUTO_TEST_CASE(thread_count_does_not_change_results) {
   BOOST_CHECK_EQUAL(get_num_threads(), before);
 }
 
+BOOST_AUTO_TEST_CASE(grid_split_covers_every_block) {
+  // 7 threads ask for 14 blocks: a product of uneven sizes is cut into a grid whose last row
+  // and column of blocks are partial; every layout must give the 1-thread result.
+  manual_seed(12);
+  ThreadCountGuard guard;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      Tensor a = rand64(ta ? Shape{150, 301} : Shape{301, 150});
+      Tensor b = rand64(tb ? Shape{203, 150} : Shape{150, 203});
+      set_num_threads(1);
+      const auto c1 = values(mm(a, b, ta, tb));
+      const auto scale = values(mm(abs(a), abs(b), ta, tb));  // sum_p |a_ip b_pj|
+      set_num_threads(7);
+      check_rel(values(mm(a, b, ta, tb)), c1, scale, 1e-13);
+      Tensor wide = rand64({40, 150}), tall = rand64({150, 900});
+      const auto w7 = values(mm(wide, tall));
+      set_num_threads(1);
+      check_rel(w7, values(mm(wide, tall)), values(mm(abs(wide), abs(tall))), 1e-13);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(recording_behaviour) {
   Tensor a = m64({1, 2}, {1, 2}), b = m64({3, 4}, {2, 1});
   Tensor c = matmul(a, b);
