@@ -229,9 +229,9 @@ int run_driver(const Options& o) {
     std::cerr << "xgrad_bench: libtorch twin not found (built only when find_package(Torch) succeeds); libtorch=NA\n";
   // xgrad replaced OpenBLAS's Prescott fallback in this process (and will in its workers):
   // libtorch's OpenBLAS gets the same kernels through the variable OpenBLAS reads itself.
-  const std::string blas_core = xgrad::blas_core();
-  const bool core_exported = std::getenv("OPENBLAS_CORETYPE") == nullptr &&
-                             blas_core.find("replaced") != std::string::npos;
+  const std::string blas_core =
+      xgrad::blas_core() + (xgrad::blas_core_replaced() ? " (xgrad replaced OpenBLAS's Prescott fallback)" : "");
+  const bool core_exported = std::getenv("OPENBLAS_CORETYPE") == nullptr && xgrad::blas_core_replaced();
   if (core_exported) ::setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
   const std::regex filter(o.filter);
   bool failed = false;

@@ -83,10 +83,10 @@ void set_num_threads(int n) {
 
 std::string blas_core() {
   const char* core = openblas_get_corename();
-  std::string name = core != nullptr ? core : "unknown";
-  if (g_blas_core_switched) name += " (xgrad replaced OpenBLAS's Prescott fallback)";
-  return name;
+  return core != nullptr ? core : "unknown";
 }
+
+bool blas_core_replaced() { return g_blas_core_switched; }
 
 int get_num_threads() {
   std::lock_guard<std::mutex> lock(g_mutex);

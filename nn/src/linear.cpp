@@ -46,28 +46,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   // [..., in] -> [N, in] (a view), one matrix product, then back to [..., out].
   Shape lead = leading(x);
   const std::int64_t n = shape_numel(lead);
-  const Tensor x2 = x.dim() == 2 ? x : reshape(x, {n, weight.size(1)});
-  Tensor y;
-  {
-    NoGradGuard ng;
-    y = mm(x2, weight, false, true);
-    if (bias.defined()) y.add_(bias);
-  }
-  const bool rx = any_requires_grad({&x2}), rw = any_requires_grad({&weight});
-  const bool rb = bias.defined() && any_requires_grad({&bias});
-  if (rx || rw || rb) {
-    // One node, like PyTorch's AddmmBackward: y = x W^T + b gives dx = g W, dW = g^T x
-    // (BLAS transposes, no copies) and db = sum over rows of g. Gradients nobody needs are
-    // not computed.
-    std::vector<Tensor> inputs{x2, weight};
-    if (bias.defined()) inputs.push_back(bias);
-    record(bias.defined() ? "AddmmBackward" : "MmBackward", inputs, {y}, {rw ? x2 : Tensor(), rx ? weight : Tensor()},
-           [rx, rw, rb](const std::vector<Tensor>& g, const std::vector<Tensor>& s) {
-             std::vector<Tensor> out{rx ? mm(g[0], s[1]) : Tensor(), rw ? mm(g[0], s[0], true, false) : Tensor()};
-             if (rb) out.push_back(sum(g[0], {0}));
-             return out;
-           });
-  }
+  // x W^T through BLAS's transpose flag (t(weight) would copy W); the product's backward
+  // produces dW = g^T x in W's own layout and skips gradients nobody needs.
+  Tensor y = mm(x.dim() == 2 ? x : reshape(x, {n, weight.size(1)}), weight, false, true);
+  if (bias.defined()) y = y + bias;
   lead.push_back(weight.size(0));
   return x.dim() == 2 ? y : reshape(y, lead);
 }

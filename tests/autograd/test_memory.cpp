@@ -110,6 +110,11 @@ BOOST_AUTO_TEST_CASE(blas_core_is_reported) {
       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512cd") &&
       std::getenv("OPENBLAS_CORETYPE") == nullptr && std::getenv("XGRAD_OPENBLAS_CORETYPE") == nullptr)
     BOOST_CHECK_NE(core, "Prescott");
+  // A replaced fallback always lands on SkylakeX, and never against the user's choice.
+  if (blas_core_replaced()) {
+    BOOST_CHECK_EQUAL(core, "SkylakeX");
+    BOOST_CHECK(std::getenv("OPENBLAS_CORETYPE") == nullptr);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
