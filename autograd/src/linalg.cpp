@@ -13,7 +13,6 @@
 #include "kernel.hpp"
 #include "xgrad/autograd/linalg.hpp"
 #include "xgrad/autograd/shape.hpp"
-#include "xgrad/autograd/threading.hpp"
 
 namespace xgrad {
 
@@ -24,15 +23,16 @@ using Grads = std::vector<Tensor>;
 // Multiply-adds at or below which a block is a plain loop: measured, OpenBLAS's call overhead
 // is ~0.1 us and it wins from about 8x8x8 on.
 constexpr std::int64_t kNaiveMacs = 512;
-// Multiply-adds below which a product runs on the calling thread (~64^3).
+// Multiply-adds below which a product runs whole on the calling thread (~64^3).
 constexpr std::int64_t kParallelMacs = 64 * 64 * 64;
-// Tasks per thread when a product is split: few and large, so that each gemm call stays
-// efficient (its packing cost is amortised over many rows); more than one so TBB can
-// balance a thread that is busy elsewhere.
-constexpr std::int64_t kBlocksPerThread = 2;
 // Row/column blocks are multiples of this (OpenBLAS micro-kernel tiles divide it).
 constexpr std::int64_t kBlockAlign = 16;
-
+// At most this many blocks per product: enough to balance 16 threads.
+constexpr std::int64_t kMaxBlocks = 32;
+// Each extra cut of a matrix's rows makes gemm pack op(B) once more (and a column cut, op(A)):
+// about kPackCost multiply-adds' time per packed element (measured: 0.4 ns a float against
+// 75 GMAC/s on one AVX-512 core). A grid is allowed kPackBudget of the product's time for it.
+constexpr double kPackCost = 30.0, kPackBudget = 0.03;
 // ---- BLAS wrappers ---------------------------------------------------------------------------
 CBLAS_TRANSPOSE trans_flag(bool t) { return t ? CblasTrans : CblasNoTrans; }
 
@@ -147,7 +147,51 @@ ProductGeometry geometry(const Shape& la, bool ta, const Shape& lb, bool tb) {
   return g;
 }
 
-// C (contiguous, logical shape g.logical_out()) = op(A) op(B), split into TBB tasks when large.
+// How a product is cut into independent gemm calls: pr x pc blocks of br x bc in each of
+// the nbatch matrices. It depends on the shapes alone, never on the thread count: BLAS
+// kernels round an element differently depending on the sub-problem it sits in, so this is
+// what makes every thread count give the same bits. At 1 thread the same blocks run in turn.
+struct Grid {
+  std::int64_t pr = 1, pc = 1, br = 0, bc = 0;
+};
+
+Grid product_grid(std::int64_t nbatch, std::int64_t n, std::int64_t m, std::int64_t k) {
+  Grid g{1, 1, n, m};
+  if (nbatch * n * m * k < kParallelMacs) return g;
+  // Cuts cost repacking: allow as many as the budget pays for, pr - 1 + pc - 1 in all, placed
+  // where they cost least (ties: rows, whose blocks are contiguous). A
+  // lone matrix is cut in two at least, so that two threads share it.
+  const double budget = kPackBudget / kPackCost;  // (pc - 1) / m + (pr - 1) / n <= budget
+  auto cost = [&](std::int64_t pr, std::int64_t pc) {
+    return static_cast<double>(pc - 1) / static_cast<double>(m) + static_cast<double>(pr - 1) / static_cast<double>(n);
+  };
+  const std::int64_t max_r = std::max<std::int64_t>(1, n / kBlockAlign), max_c = std::max<std::int64_t>(1, m / kBlockAlign);
+  const std::int64_t cap = std::max<std::int64_t>(1, kMaxBlocks / nbatch);
+  std::int64_t best_r = 1, best_c = 1;
+  for (std::int64_t pr = 1; pr <= std::min(max_r, cap); ++pr)
+    for (std::int64_t pc = 1; pc <= std::min(max_c, cap / pr); ++pc)
+      if (cost(pr, pc) <= budget && (pr * pc > best_r * best_c || (pr * pc == best_r * best_c && cost(pr, pc) <= cost(best_r, best_c)))) {
+        best_r = pr;
+        best_c = pc;
+      }
+  if (nbatch == 1 && best_r * best_c == 1) {
+    if (m >= n && max_c >= 2) best_c = 2;
+    else if (max_r >= 2) best_r = 2;
+    else if (max_c >= 2) best_c = 2;
+  }
+  auto block = [](std::int64_t len, std::int64_t parts) {
+    const std::int64_t b = (len + parts - 1) / parts;
+    return (b + kBlockAlign - 1) / kBlockAlign * kBlockAlign;
+  };
+  g.br = block(n, best_r);
+  g.bc = block(m, best_c);
+  g.pr = (n + g.br - 1) / g.br;
+  g.pc = (m + g.bc - 1) / g.bc;
+  return g;
+}
+
+// C (contiguous, logical shape g.logical_out()) = op(A) op(B), as the blocks of
+// product_grid(), spread over TBB tasks.
 template <class T>
 void product_kernel(const T* A, const T* B, T* C, bool ta, bool tb, const ProductGeometry& g) {
   std::int64_t nbatch = shape_numel(g.batch), n = g.n;
@@ -165,49 +209,24 @@ void product_kernel(const T* A, const T* B, T* C, bool ta, bool tb, const Produc
   auto a_ptr = [&](std::int64_t bi) { return A + (fold ? 0 : matrix_index(bi, g.batch, a_st) * a_mat); };
   auto b_ptr = [&](std::int64_t bi) { return B + (fold ? 0 : matrix_index(bi, g.batch, b_st) * b_mat); };
 
-  const std::int64_t macs = nbatch * n * m * k;
-  const std::int64_t threads = macs >= kParallelMacs ? get_num_threads() : 1;
-  if (threads <= 1) {
-    for (std::int64_t bi = 0; bi < nbatch; ++bi)
-      gemm_block<T>(ta, tb, n, m, k, a_ptr(bi), lda, b_ptr(bi), ldb, C + bi * c_mat, m);
-    return;
-  }
-  const std::int64_t target = threads * kBlocksPerThread;
-  if (nbatch >= target) {
-    // Enough matrices: each task multiplies a run of whole matrices.
-    const std::int64_t per = (nbatch + target - 1) / target;
-    detail::parallel_for((nbatch + per - 1) / per, 1, [&](std::int64_t t0, std::int64_t t1) {
-      for (std::int64_t bi = t0 * per; bi < std::min(nbatch, t1 * per); ++bi)
-        gemm_block<T>(ta, tb, n, m, k, a_ptr(bi), lda, b_ptr(bi), ldb, C + bi * c_mat, m);
-    });
-    return;
-  }
-  // Few matrices: split each C into a grid of pr x pc blocks. Each block's gemm packs its
-  // rows of op(A) (k values each) and its columns of op(B), so for about `want` blocks the
-  // packing traffic pr m k + pc n k is least when pr / pc = n / m. Splitting rows only made
-  // every task pack all of B: 16 threads ran a 1024^3 product slower than 8.
-  const std::int64_t want = (target + nbatch - 1) / nbatch;
-  const double ratio = static_cast<double>(n) / static_cast<double>(m);
-  std::int64_t pr = std::llround(std::sqrt(static_cast<double>(want) * ratio));
-  pr = std::clamp<std::int64_t>(pr, 1, want);
-  std::int64_t pc = (want + pr - 1) / pr;
-  auto block = [](std::int64_t len, std::int64_t parts) {
-    const std::int64_t b = (len + parts - 1) / parts;
-    return (b + kBlockAlign - 1) / kBlockAlign * kBlockAlign;
+  const Grid grid = product_grid(nbatch, n, m, k);
+  const std::int64_t per_matrix = grid.pr * grid.pc;
+  auto run_block = [&](std::int64_t t) {
+    const std::int64_t bi = t / per_matrix, r = t % per_matrix / grid.pc, c = t % grid.pc;
+    const std::int64_t r0 = r * grid.br, c0 = c * grid.bc;
+    const std::int64_t rows = std::min(grid.br, n - r0), cols = std::min(grid.bc, m - c0);
+    const T* a = a_ptr(bi);
+    const T* b = b_ptr(bi);
+    gemm_block<T>(ta, tb, rows, cols, k, ta ? a + r0 : a + r0 * lda, lda, tb ? b + c0 * ldb : b + c0, ldb,
+                  C + bi * c_mat + r0 * m + c0, m);
   };
-  const std::int64_t br = block(n, pr), bc = block(m, pc);
-  pr = (n + br - 1) / br;
-  pc = (m + bc - 1) / bc;
-  detail::parallel_for(nbatch * pr * pc, 1, [&](std::int64_t t0, std::int64_t t1) {
-    for (std::int64_t t = t0; t < t1; ++t) {
-      const std::int64_t bi = t / (pr * pc), r = t % (pr * pc) / pc, c = t % pc;
-      const std::int64_t r0 = r * br, c0 = c * bc;
-      const std::int64_t rows = std::min(br, n - r0), cols = std::min(bc, m - c0);
-      const T* a = a_ptr(bi);
-      const T* b = b_ptr(bi);
-      gemm_block<T>(ta, tb, rows, cols, k, ta ? a + r0 : a + r0 * lda, lda, tb ? b + c0 * ldb : b + c0, ldb,
-                    C + bi * c_mat + r0 * m + c0, m);
-    }
+  const std::int64_t tasks = nbatch * per_matrix;
+  if (nbatch * n * m * k < kParallelMacs) {
+    for (std::int64_t t = 0; t < tasks; ++t) run_block(t);
+    return;
+  }
+  detail::parallel_for(tasks, 1, [&](std::int64_t t0, std::int64_t t1) {
+    for (std::int64_t t = t0; t < t1; ++t) run_block(t);
   });
 }
 
