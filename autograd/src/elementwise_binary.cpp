@@ -1,5 +1,7 @@
 // Arithmetic: add, sub, mul, div (tensor-tensor with broadcasting, tensor-scalar), neg, and
 // the operators and Tensor methods for them.
+#include <atomic>
+
 #include "kernel.hpp"
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/factories.hpp"
@@ -101,8 +103,24 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+Tensor detail::divide(const Tensor& a, const Tensor& b, std::string_view op) {
+  // Integer division that would trap is flagged in the loop and thrown after it.
+  std::atomic<std::int64_t> bad{1};
+  Tensor out = binary(a, b, op, [&bad](auto x, auto y) {
+    if constexpr (std::is_integral_v<decltype(x)>) {
+      if (detail::bad_int_division(x, y)) {
+        bad.store(y, std::memory_order_relaxed);
+        return decltype(x){0};
+      }
+    }
+    return x / y;
+  });
+  if (bad.load() != 1) detail::throw_int_division(op, bad.load());
+  return out;
+}
+
 Tensor div(const Tensor& a, const Tensor& b) {
-  Tensor out = binary(a, b, "div", [](auto x, auto y) { return x / y; });
+  Tensor out = detail::divide(a, b, "div");
   if (any_requires_grad({&a, &b})) {
     const bool ra = a.requires_grad(), rb = b.requires_grad();
     // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2.
@@ -116,6 +134,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 Tensor add(const Tensor& a, double s) {
+  detail::check_int_scalar(a, s, "add");
   Tensor out = scalar_op(a, "add", [s]<class T>(T x) { return static_cast<T>(x + static_cast<T>(s)); });
   if (any_requires_grad({&a}))
     record("AddBackward", {a}, {out}, {}, [](const Grads& g, const Grads&) { return Grads{g[0]}; });
@@ -125,6 +144,7 @@ Tensor add(const Tensor& a, double s) {
 Tensor sub(const Tensor& a, double s) { return add(a, -s); }
 
 Tensor mul(const Tensor& a, double s) {
+  detail::check_int_scalar(a, s, "mul");
   Tensor out = scalar_op(a, "mul", [s]<class T>(T x) { return static_cast<T>(x * static_cast<T>(s)); });
   if (any_requires_grad({&a}))
     record("MulBackward", {a}, {out}, {}, [s](const Grads& g, const Grads&) { return Grads{mul(g[0], s)}; });
@@ -132,6 +152,8 @@ Tensor mul(const Tensor& a, double s) {
 }
 
 Tensor div(const Tensor& a, double s) {
+  detail::check_int_scalar(a, s, "div");
+  if (a.dtype() == Dtype::int64) return div(a, scalar_tensor(s, dtype(Dtype::int64)));
   Tensor out = scalar_op(a, "div", [s]<class T>(T x) { return static_cast<T>(x / static_cast<T>(s)); });
   if (any_requires_grad({&a}))
     record("DivBackward", {a}, {out}, {}, [s](const Grads& g, const Grads&) { return Grads{div(g[0], s)}; });
@@ -139,6 +161,7 @@ Tensor div(const Tensor& a, double s) {
 }
 
 Tensor rsub(const Tensor& a, double s) {
+  detail::check_int_scalar(a, s, "rsub");
   Tensor out = scalar_op(a, "rsub", [s]<class T>(T x) { return static_cast<T>(static_cast<T>(s) - x); });
   if (any_requires_grad({&a}))
     record("RsubBackward", {a}, {out}, {}, [](const Grads& g, const Grads&) { return Grads{neg(g[0])}; });
@@ -146,6 +169,8 @@ Tensor rsub(const Tensor& a, double s) {
 }
 
 Tensor rdiv(const Tensor& a, double s) {
+  detail::check_int_scalar(a, s, "rdiv");
+  if (a.dtype() == Dtype::int64) return detail::divide(scalar_tensor(s, dtype(Dtype::int64)), a, "rdiv");
   Tensor out = scalar_op(a, "rdiv", [s]<class T>(T x) { return static_cast<T>(static_cast<T>(s) / x); });
   if (any_requires_grad({&a})) {
     // d(s/a)/da = -s/a^2 = -out/a.

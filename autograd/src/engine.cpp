@@ -1,7 +1,7 @@
 // The reverse-mode engine: an iterative DFS gives a topological order (no recursion, so a
 // chain of 100,000 ops cannot overflow the stack); nodes then run in that order, each one
 // after every node that feeds it a gradient.
-#include <atomic>
+#include <climits>
 #include <cmath>
 #include <unordered_map>
 
@@ -12,8 +12,6 @@
 namespace xgrad::autograd {
 
 namespace {
-
-std::atomic<std::uint64_t> g_epoch{1};
 
 struct Target {
   Node* node;
@@ -38,25 +36,23 @@ void check_finite(const Tensor& g, const Node& n, std::size_t i) {
 // with targets, the gradients arriving at them are returned and no .grad() is touched.
 std::vector<Tensor> run(const std::vector<Edge>& roots, std::vector<Tensor> root_grads, bool keep_graph,
                         bool create_graph, const std::vector<Target>& targets) {
-  const std::uint64_t epoch = g_epoch.fetch_add(1);
   const bool capture = !targets.empty();
 
-  // ---- iterative post-order DFS ----
+  // ---- iterative post-order DFS; `index` maps a node to its topological index ----
+  // All of this is local to the call: several backward passes may walk shared nodes at once.
+  std::unordered_map<Node*, std::uint32_t> index;
   std::vector<Node*> post;
   std::vector<std::pair<Node*, std::size_t>> stack;
+  constexpr std::uint32_t kOpen = UINT32_MAX;  // seen, not finished
   for (const Edge& r : roots) {
     Node* n = r.fn.get();
-    if (n->visit_epoch_ == epoch) continue;
-    n->visit_epoch_ = epoch;
+    if (!index.try_emplace(n, kOpen).second) continue;
     stack.emplace_back(n, 0);
     while (!stack.empty()) {
       auto& [node, child] = stack.back();
       if (child < node->next_edges.size()) {
         Node* c = node->next_edges[child++].fn.get();
-        if (c && c->visit_epoch_ != epoch) {
-          c->visit_epoch_ = epoch;
-          stack.emplace_back(c, 0);
-        }
+        if (c && index.try_emplace(c, kOpen).second) stack.emplace_back(c, 0);
       } else {
         post.push_back(node);
         stack.pop_back();
@@ -65,7 +61,8 @@ std::vector<Tensor> run(const std::vector<Edge>& roots, std::vector<Tensor> root
   }
   const std::size_t n_nodes = post.size();
   // post-order lists children first; topo index 0 = last finished = a root.
-  for (std::size_t i = 0; i < n_nodes; ++i) post[i]->topo_index_ = static_cast<std::uint32_t>(n_nodes - 1 - i);
+  for (std::size_t i = 0; i < n_nodes; ++i) index[post[i]] = static_cast<std::uint32_t>(n_nodes - 1 - i);
+  const auto topo = [&index](Node* n) { return index.find(n)->second; };
 
   // exec[i]: node with topo index i must run (always, unless we only capture targets).
   std::vector<char> exec(n_nodes, capture ? 0 : 1);
@@ -75,17 +72,15 @@ std::vector<Tensor> run(const std::vector<Edge>& roots, std::vector<Tensor> root
     for (Node* n : post) {  // children first
       bool needed = false;
       for (const Edge& e : n->next_edges)
-        if (e.fn && e.fn->visit_epoch_ == epoch &&
-            (exec[e.fn->topo_index_] || target_slots.count(e.fn.get())))
-          needed = true;
-      exec[n->topo_index_] = needed;
+        if (e.fn && (exec[topo(e.fn.get())] || target_slots.count(e.fn.get()))) needed = true;
+      exec[topo(n)] = needed;
     }
   }
 
   std::vector<std::vector<Tensor>> buffers(n_nodes);
-  for (Node* n : post) buffers[n->topo_index_].resize(n->outputs.empty() ? 1 : n->outputs.size());
+  for (Node* n : post) buffers[topo(n)].resize(n->outputs.empty() ? 1 : n->outputs.size());
   for (std::size_t i = 0; i < roots.size(); ++i) {
-    auto& slot = buffers[roots[i].fn->topo_index_][roots[i].input_nr];
+    auto& slot = buffers[topo(roots[i].fn.get())][roots[i].input_nr];
     slot = slot.defined() ? slot + root_grads[i] : root_grads[i];
   }
 
@@ -94,17 +89,18 @@ std::vector<Tensor> run(const std::vector<Edge>& roots, std::vector<Tensor> root
   const bool anomaly = anomaly_mode_enabled();
   for (std::size_t idx = n_nodes; idx-- > 0;) {
     Node* n = post[idx];
-    auto& buf = buffers[n->topo_index_];
+    auto& buf = buffers[n_nodes - 1 - idx];
     bool any = false;
     for (const Tensor& g : buf) any = any || g.defined();
     if (!any) continue;
 
-    for (const auto& h : n->pre_hooks) {
-      Tensor& g = buf[h.output_nr];
-      if (!g.defined()) continue;
-      Tensor r = h.fn(g);
-      if (r.defined()) g = r;
-    }
+    for (const bool retain : {false, true})  // retain_grad hooks see the final gradient
+      for (const auto& h : n->pre_hooks) {
+        Tensor& g = buf[h.output_nr];
+        if (!g.defined() || (h.id == Node::kRetainGradHook) != retain) continue;
+        Tensor r = h.fn(g);
+        if (r.defined()) g = r;
+      }
     for (const auto& h : n->leaf_hooks()) {
       Tensor r = h(buf[0]);
       if (r.defined()) buf[0] = r;
@@ -114,7 +110,7 @@ std::vector<Tensor> run(const std::vector<Edge>& roots, std::vector<Tensor> root
       if (it != target_slots.end())
         for (auto [output_nr, t] : it->second) captured[t] = buf[output_nr];
     }
-    if (!exec[n->topo_index_]) continue;
+    if (!exec[n_nodes - 1 - idx]) continue;
 
     if (auto* acc = dynamic_cast<AccumulateGrad*>(n)) {
       acc->accumulate(buf[0], create_graph);
@@ -134,7 +130,7 @@ std::vector<Tensor> run(const std::vector<Edge>& roots, std::vector<Tensor> root
                                 "shape {} {}",
                                 n->name(), i, g.shape(), g.dtype(), meta.shape, meta.dtype));
       if (anomaly) check_finite(g, *n, i);
-      Tensor& slot = buffers[e.fn->topo_index_][e.input_nr];
+      Tensor& slot = buffers[topo(e.fn.get())][e.input_nr];
       if (!slot.defined()) {
         slot = std::move(g);
       } else if (!create_graph && g.impl().use_count() == 1 && g.impl()->storage.use_count() == 1 &&

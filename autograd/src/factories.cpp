@@ -48,27 +48,35 @@ double random_normal() {
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
 }
 
-Tensor empty(const Shape& shape, TensorOptions o) { return finish(detail::make_tensor(shape, o.dtype_), o); }
+Tensor empty(const Shape& shape, TensorOptions o) { return finish(detail::make_tensor(shape, o.dtype_, "empty"), o); }
 
-Tensor full(const Shape& shape, double value, TensorOptions o) {
-  Tensor t = detail::make_tensor(shape, o.dtype_);
+namespace {
+Tensor filled(const Shape& shape, double value, TensorOptions o, std::string_view op) {
+  Tensor t = detail::make_tensor(shape, o.dtype_, op);
   detail::dispatch(o.dtype_, [&]<class T>() { fill_value<T>(t, value); });
   return finish(t, o);
 }
+}  // namespace
+
+Tensor full(const Shape& shape, double value, TensorOptions o) { return filled(shape, value, o, "full"); }
 Tensor zeros(const Shape& shape, TensorOptions o) {
-  Tensor t = detail::make_tensor(shape, o.dtype_);
+  Tensor t = detail::make_tensor(shape, o.dtype_, "zeros");
   std::memset(t.impl()->storage->data, 0, t.impl()->storage->nbytes);
   return finish(t, o);
 }
-Tensor ones(const Shape& shape, TensorOptions o) { return full(shape, 1.0, o); }
+Tensor ones(const Shape& shape, TensorOptions o) { return filled(shape, 1.0, o, "ones"); }
 
 Tensor arange(double start, double end, double step, TensorOptions o) {
   if (step == 0.0) throw Error("arange: step must be nonzero");
   if ((end - start) * step < 0)
     throw Error(fmt::format("arange: upper bound and step sign are inconsistent (start={}, end={}, step={})", start, end,
                             step));
-  const auto n = static_cast<std::int64_t>(std::ceil((end - start) / step));
-  Tensor t = detail::make_tensor({n}, o.dtype_);
+  const double count = std::ceil((end - start) / step);
+  // 2^63 is the first double past int64's range; NaN (an infinite bound) fails the test too.
+  if (!(count < 0x1p63))
+    throw Error(fmt::format("arange: too many elements ({}) for start={}, end={}, step={}", count, start, end, step));
+  const auto n = static_cast<std::int64_t>(count);
+  Tensor t = detail::make_tensor({n}, o.dtype_, "arange");
   detail::dispatch(o.dtype_, [&]<class T>() {
     T* p = t.data_ptr<T>();
     for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + static_cast<double>(i) * step);
@@ -79,7 +87,7 @@ Tensor arange(double end, TensorOptions o) { return arange(0.0, end, 1.0, o); }
 
 Tensor linspace(double start, double end, std::int64_t steps, TensorOptions o) {
   if (steps < 0) throw Error(fmt::format("linspace: number of steps must be non-negative, got {}", steps));
-  Tensor t = detail::make_tensor({steps}, o.dtype_);
+  Tensor t = detail::make_tensor({steps}, o.dtype_, "linspace");
   const double h = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
   detail::dispatch(o.dtype_, [&]<class T>() {
     T* p = t.data_ptr<T>();
@@ -103,7 +111,7 @@ Tensor eye(std::int64_t n, std::int64_t m, TensorOptions o) {
 }
 
 Tensor rand(const Shape& shape, TensorOptions o) {
-  Tensor t = detail::make_tensor(shape, o.dtype_);
+  Tensor t = detail::make_tensor(shape, o.dtype_, "rand");
   std::lock_guard<std::mutex> lock(g_rng_mutex);
   detail::dispatch(o.dtype_, [&]<class T>() {
     T* p = t.data_ptr<T>();
@@ -114,7 +122,7 @@ Tensor rand(const Shape& shape, TensorOptions o) {
 }
 
 Tensor randn(const Shape& shape, TensorOptions o) {
-  Tensor t = detail::make_tensor(shape, o.dtype_);
+  Tensor t = detail::make_tensor(shape, o.dtype_, "randn");
   detail::dispatch(o.dtype_, [&]<class T>() {
     T* p = t.data_ptr<T>();
     for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(random_normal());
@@ -124,7 +132,7 @@ Tensor randn(const Shape& shape, TensorOptions o) {
 
 Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, TensorOptions o) {
   if (low >= high) throw Error(fmt::format("randint: expected low < high, got low={} high={}", low, high));
-  Tensor t = detail::make_tensor(shape, o.dtype_);
+  Tensor t = detail::make_tensor(shape, o.dtype_, "randint");
   const auto range = static_cast<std::uint64_t>(high - low);
   std::lock_guard<std::mutex> lock(g_rng_mutex);
   detail::dispatch(o.dtype_, [&]<class T>() {

@@ -66,6 +66,7 @@ Tensor& unary_inplace(Tensor& self, std::string_view op, F f, const std::functio
 }  // namespace
 
 Tensor& Tensor::add_(const Tensor& o, double alpha) {
+  detail::check_int_scalar(*this, alpha, "add_");
   return binary_inplace(
       *this, o, "add_", [alpha]<class T>(T a, T b) { return static_cast<T>(a + static_cast<T>(alpha) * b); },
       [&] { return alpha == 1.0 ? xgrad::add(*this, o) : xgrad::add(*this, xgrad::mul(o, alpha)); });
@@ -76,19 +77,34 @@ Tensor& Tensor::mul_(const Tensor& o) {
                         [&] { return xgrad::mul(*this, o); });
 }
 Tensor& Tensor::div_(const Tensor& o) {
+  if (dtype() == Dtype::int64) {
+    // Checked out of place first: a trapping division must leave self untouched.
+    detail::check_defined(*this, "div_");
+    Tensor q = detail::divide(*this, o, "div_");
+    if (q.shape() != shape())
+      throw Error(fmt::format("div_: result of shape {} cannot be written into tensor of shape {}", q.shape(), shape()));
+    return copy_(q);
+  }
   return binary_inplace(*this, o, "div_", []<class T>(T a, T b) { return static_cast<T>(a / b); },
                         [&] { return xgrad::div(*this, o); });
 }
 Tensor& Tensor::add_(double s) {
+  detail::check_defined(*this, "add_");
+  detail::check_int_scalar(*this, s, "add_");
   return unary_inplace(*this, "add_", [s]<class T>(T a) { return static_cast<T>(a + static_cast<T>(s)); },
                        [&] { return xgrad::add(*this, s); });
 }
 Tensor& Tensor::sub_(double s) { return add_(-s); }
 Tensor& Tensor::mul_(double s) {
+  detail::check_defined(*this, "mul_");
+  detail::check_int_scalar(*this, s, "mul_");
   return unary_inplace(*this, "mul_", [s]<class T>(T a) { return static_cast<T>(a * static_cast<T>(s)); },
                        [&] { return xgrad::mul(*this, s); });
 }
 Tensor& Tensor::div_(double s) {
+  detail::check_defined(*this, "div_");
+  detail::check_int_scalar(*this, s, "div_");
+  if (dtype() == Dtype::int64) return div_(scalar_tensor(s, xgrad::dtype(Dtype::int64)));
   return unary_inplace(*this, "div_", [s]<class T>(T a) { return static_cast<T>(a / static_cast<T>(s)); },
                        [&] { return xgrad::div(*this, s); });
 }

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <array>
+#include <climits>
+#include <cmath>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -46,6 +48,28 @@ decltype(auto) dispatch_floating(const Tensor& t, std::string_view op, F&& f) {
   if (t.dtype() == Dtype::float32) return f.template operator()<float>();
   return f.template operator()<double>();
 }
+
+/// An int64 tensor meets a scalar: until type promotion exists, a scalar that is not an
+/// integer in int64's range throws "<op>: ..." (PyTorch would promote to float; truncating
+/// the scalar would be silently wrong).
+inline void check_int_scalar(const Tensor& a, double s, std::string_view op) {
+  if (a.dtype() != Dtype::int64) return;
+  const bool integral = s >= -0x1p63 && s < 0x1p63 && std::trunc(s) == s;  // NaN fails
+  if (!integral)
+    throw Error(fmt::format("{}: int64 tensor of shape {} with the non-integral scalar {}: type promotion to float is "
+                            "not supported yet; convert the tensor first, e.g. t.to(xgrad::float32)",
+                            op, a.shape(), s));
+}
+
+/// Integer division check for x / y: throws "<op>: ZeroDivisionError" for y == 0 and an
+/// overflow error for INT64_MIN / -1 (both trap on x86).
+[[noreturn]] inline void throw_int_division(std::string_view op, std::int64_t y) {
+  if (y == 0) throw Error(fmt::format("{}: ZeroDivisionError: integer division by zero", op));
+  throw Error(fmt::format("{}: integer overflow: {} / -1 does not fit in int64", op, INT64_MIN));
+}
+inline bool bad_int_division(std::int64_t x, std::int64_t y) { return y == 0 || (y == -1 && x == INT64_MIN); }
+/// a / b (broadcast, same dtype, nothing recorded); integer division throws as above.
+Tensor divide(const Tensor& a, const Tensor& b, std::string_view op);
 
 /// f(begin, end) over [0, n): inline when n <= grain, else split across TBB tasks.
 template <class F>

@@ -1,6 +1,7 @@
 #include "xgrad/autograd/node.hpp"
 
 #include <atomic>
+#include <mutex>
 
 #include "kernel.hpp"
 #include "xgrad/autograd/elementwise.hpp"
@@ -62,6 +63,7 @@ std::vector<TensorHook> AccumulateGrad::leaf_hooks() const {
 }
 
 void AccumulateGrad::accumulate(const Tensor& g, bool create_graph) {
+  std::lock_guard lock(mutex_);
   Tensor& grad = variable->grad;
   if (create_graph) {
     // Keep the history so the gradient itself can be differentiated.
@@ -153,6 +155,10 @@ Edge gradient_edge(const Tensor& t) {
   if (!t.defined() || !t.impl()->requires_grad) return {};
   const auto& impl = t.impl();
   if (impl->grad_fn) return {impl->grad_fn, impl->output_nr};
+  // Graphs built on several threads from one leaf must share its one AccumulateGrad, whose
+  // lock then orders their accumulations.
+  static std::mutex creation;
+  std::lock_guard lock(creation);
   auto acc = impl->grad_accumulator.lock();
   if (!acc) {
     acc = std::make_shared<AccumulateGrad>(impl);

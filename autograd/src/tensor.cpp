@@ -1,6 +1,8 @@
 #include "xgrad/autograd/tensor.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <new>
 #include <ostream>
@@ -26,8 +28,11 @@ std::string_view dtype_name(Dtype d) {
 std::size_t dtype_size(Dtype d) { return d == Dtype::float32 ? 4 : 8; }
 
 std::int64_t shape_numel(const Shape& s) {
+  if (std::find(s.begin(), s.end(), 0) != s.end()) return 0;
   std::int64_t n = 1;
-  for (auto v : s) n *= v;
+  for (auto v : s)
+    if (__builtin_mul_overflow(n, v, &n))
+      throw Error(fmt::format("shape {} has more elements than an int64 can count", s));
   return n;
 }
 
@@ -45,14 +50,34 @@ void check_defined(const Tensor& t, std::string_view op) {
   if (!t.defined()) throw Error(fmt::format("{}: expected a defined tensor but got an undefined one", op));
 }
 
-Tensor make_tensor(const Shape& shape, Dtype dtype) {
+Tensor make_tensor(const Shape& shape, Dtype dtype, std::string_view op) {
   auto impl = std::make_shared<TensorImpl>();
   for (auto s : shape)
-    if (s < 0) throw Error(fmt::format("empty: negative size in shape {}", shape));
+    if (s < 0) throw Error(fmt::format("{}: negative size in shape {}", op, shape));
+  // A zero size makes the count 0 whatever the other sizes are; otherwise every partial
+  // product must stay below the byte limit, checked before it is formed.
+  std::int64_t numel = 1;
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) {
+    numel = 0;
+  } else {
+    const std::int64_t max_numel = PTRDIFF_MAX / static_cast<std::int64_t>(dtype_size(dtype));
+    for (auto s : shape) {
+      if (numel > max_numel / s)
+        throw Error(fmt::format("{}: shape {} of dtype {} has too many elements: its size in bytes overflows", op,
+                                shape, dtype));
+      numel *= s;
+    }
+  }
   impl->shape = shape;
-  impl->numel = shape_numel(shape);
+  impl->numel = numel;
   impl->dtype = dtype;
-  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(impl->numel) * dtype_size(dtype));
+  const std::size_t nbytes = static_cast<std::size_t>(numel) * dtype_size(dtype);
+  try {
+    impl->storage = std::make_shared<Storage>(nbytes);
+  } catch (const std::bad_alloc&) {
+    throw Error(fmt::format("{}: cannot allocate {} bytes for a tensor of shape {} and dtype {}", op, nbytes, shape,
+                            dtype));
+  }
   return Tensor(std::move(impl));
 }
 
@@ -196,7 +221,7 @@ void Tensor::retain_grad() const {
   impl_->retains_grad = true;
   std::weak_ptr<TensorImpl> weak = impl_;
   // The hook stores the gradient into the tensor (if it is still alive) and changes nothing.
-  impl_->grad_fn->pre_hooks.push_back({impl_->output_nr, 0, [weak](const Tensor& g) {
+  impl_->grad_fn->pre_hooks.push_back({impl_->output_nr, Node::kRetainGradHook, [weak](const Tensor& g) {
                                          if (auto p = weak.lock()) {
                                            if (!p->grad.defined())
                                              p->grad = g.detach().clone();

@@ -46,7 +46,7 @@ constexpr Dtype dtype_of<std::int64_t>() { return Dtype::int64; }
 /// A shape: sizes of each dimension, outermost first (row-major).
 using Shape = std::vector<std::int64_t>;
 
-/// Product of the sizes (1 for a 0-d shape).
+/// Product of the sizes (1 for a 0-d shape). Throws xgrad::Error when it overflows int64.
 std::int64_t shape_numel(const Shape& s);
 
 }  // namespace xgrad

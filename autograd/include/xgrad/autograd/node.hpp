@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -48,20 +49,19 @@ class Node : public std::enable_shared_from_this<Node> {
 
   std::vector<Edge> next_edges;
   std::vector<OutputMeta> outputs;  // one per forward output
-  /// Hooks registered on non-leaf outputs: (output_nr, id, hook).
+  /// Hooks registered on non-leaf outputs: (output_nr, id, hook). The engine runs them in
+  /// registration order, then the retain_grad() hooks (id kRetainGradHook), so that .grad()
+  /// holds the gradient after every hook (PyTorch 2.x).
   struct PreHook {
     std::uint32_t output_nr;
     std::size_t id;
     TensorHook fn;
   };
+  static constexpr std::size_t kRetainGradHook = 0;
   std::vector<PreHook> pre_hooks;
   /// Creation order; also the forward creation site reported by anomaly mode.
   std::uint64_t sequence_nr;
   std::string creation_site;  // filled only under DetectAnomalyGuard
-
-  // Engine bookkeeping (a single backward at a time may run through one graph).
-  std::uint64_t visit_epoch_ = 0;
-  std::uint32_t topo_index_ = 0;
 };
 
 /// Accumulates the incoming gradient into a leaf's .grad().
@@ -71,9 +71,13 @@ class AccumulateGrad final : public Node {
   std::string name() const override { return "AccumulateGrad"; }
   std::vector<Tensor> apply(std::vector<Tensor>&& grad_outputs) override;
   std::vector<TensorHook> leaf_hooks() const override;
-  /// Adds g into variable's grad; `create_graph` keeps the addition differentiable.
+  /// Adds g into variable's grad; `create_graph` keeps the addition differentiable. Safe to
+  /// call from several backward passes at once (the sum's order is then unspecified).
   void accumulate(const Tensor& g, bool create_graph);
   std::shared_ptr<TensorImpl> variable;
+
+ private:
+  std::mutex mutex_;
 };
 
 /// A tensor saved for backward. Saving records the storage version; unpacking checks it

@@ -110,7 +110,9 @@ class Tensor {
   /// Name of grad_fn ("MulBackward", ...), or "" for leaves.
   std::string grad_fn_name() const;
   std::uint32_t output_nr() const;
-  /// Make backward fill .grad() of this non-leaf too.
+  /// Make backward fill .grad() of this non-leaf too. As in PyTorch 2.x, .grad() receives the
+  /// gradient after every hook registered on this tensor has run, whatever the order in which
+  /// retain_grad() and register_hook() were called.
   void retain_grad() const;
   bool retains_grad() const;
   /// Register a gradient hook; returns an id for remove_hook.
@@ -253,8 +255,10 @@ std::string to_string(const Tensor& t);
 namespace detail {
 /// Throws xgrad::Error("<op>: expected a defined tensor ...") when t is undefined.
 void check_defined(const Tensor& t, std::string_view op);
-/// Allocates a tensor of the given shape and dtype, uninitialised.
-Tensor make_tensor(const Shape& shape, Dtype dtype);
+/// Allocates a tensor of the given shape and dtype, uninitialised. Throws xgrad::Error
+/// "<op>: ..." for a negative size, for an element or byte count that overflows (numel
+/// past 2^63 - 1 or bytes past the address range) and when the memory cannot be allocated.
+Tensor make_tensor(const Shape& shape, Dtype dtype, std::string_view op = "empty");
 }  // namespace detail
 
 // ---- template definitions --------------------------------------------------------------
@@ -271,6 +275,8 @@ T* Tensor::data_ptr() const {
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
+  detail::check_defined(*this, "to_vector");
+  if (impl_->dtype != dtype_of<T>()) detail::throw_dtype_mismatch("to_vector", impl_->dtype, dtype_of<T>());
   const T* p = data_ptr<T>();
   return std::vector<T>(p, p + impl_->numel);
 }
