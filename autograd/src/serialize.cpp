@@ -3,6 +3,7 @@
 #include "xgrad/autograd/serialize.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,9 +11,11 @@
 #include <atomic>
 #include <bit>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <set>
 #include <tuple>
 #include <vector>
 
@@ -25,11 +28,16 @@ static_assert(std::endian::native == std::endian::little, "xgrad's safetensors I
 
 namespace {
 
+// The writer keeps insertion order (__metadata__ first); the reader uses std::map objects, whose
+// inserts stay O(log n) on a hostile 100 MB header (ordered_json's are linear).
 using Json = nlohmann::ordered_json;
+using ReadJson = nlohmann::json;
 
 constexpr std::size_t kLengthBytes = 8;
 constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;  // the reference implementation's limit
+constexpr int kMaxHeaderDepth = 128;                    // the reference parser's (serde_json) limit
 constexpr const char* kMetadataKey = "__metadata__";
+constexpr std::string_view kTempTag = ".xgrad-tmp.";
 
 const char* dtype_tag(Dtype d) {
   switch (d) {
@@ -65,7 +73,7 @@ struct Entry {
   std::uint64_t begin, end;
 };
 
-std::uint64_t json_to_u64(const Json& v, const std::string& name, const char* field) {
+std::uint64_t json_to_u64(const ReadJson& v, const std::string& name, const char* field) {
   if (!v.is_number_integer())
     throw Error(fmt::format("safetensors: tensor '{}': {} entries must be integers, got {}", name, field, v.dump()));
   if (!v.is_number_unsigned() && v.get<std::int64_t>() < 0)
@@ -74,7 +82,7 @@ std::uint64_t json_to_u64(const Json& v, const std::string& name, const char* fi
   return v.get<std::uint64_t>();
 }
 
-Entry parse_entry(const std::string& name, const Json& v, std::uint64_t data_size) {
+Entry parse_entry(const std::string& name, const ReadJson& v, std::uint64_t data_size) {
   if (!v.is_object())
     throw Error(fmt::format("safetensors: tensor '{}': expected a JSON object, got {}", name, v.type_name()));
   Entry e{name, Dtype::float32, {}, 0, 0};
@@ -91,17 +99,22 @@ Entry parse_entry(const std::string& name, const Json& v, std::uint64_t data_siz
   if (sh == v.end()) throw Error(fmt::format("safetensors: tensor '{}': missing 'shape'", name));
   if (!sh->is_array())
     throw Error(fmt::format("safetensors: tensor '{}': 'shape' must be an array, got {}", name, sh->dump()));
-  // Overflow-checked product of the sizes times the element size.
+  // Overflow-checked product of the sizes times the element size. A zero dimension makes it 0
+  // however large the others are ([2^62, 0] is valid), so only a true product can overflow.
   std::uint64_t nbytes = dtype_size(e.dtype);
-  bool overflow = false;
+  bool overflow = false, empty = false;
   for (const auto& d : *sh) {
     const std::uint64_t n = json_to_u64(d, name, "shape");
     if (n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
       throw Error(fmt::format("safetensors: tensor '{}': dimension {} is too large", name, n));
     e.shape.push_back(static_cast<std::int64_t>(n));
+    empty = empty || n == 0;
     overflow = overflow || __builtin_mul_overflow(nbytes, n, &nbytes);
   }
-  if (overflow) throw Error(fmt::format("safetensors: tensor '{}': shape {} overflows the byte count", name, e.shape));
+  if (empty)
+    nbytes = 0;
+  else if (overflow)
+    throw Error(fmt::format("safetensors: tensor '{}': shape {} overflows the byte count", name, e.shape));
 
   const auto off = v.find("data_offsets");
   if (off == v.end()) throw Error(fmt::format("safetensors: tensor '{}': missing 'data_offsets'", name));
@@ -122,6 +135,87 @@ Entry parse_entry(const std::string& name, const Json& v, std::uint64_t data_siz
                     "span {} bytes",
                     name, e.shape, dt->get<std::string>(), nbytes, e.begin, e.end, e.end - e.begin));
   return e;
+}
+
+// Checks the framing of the header text and returns the length of its JSON object. A linear
+// scan tracks the bracket depth outside strings, so nesting is bounded before any recursive
+// code (dump() in the error messages) can meet it. A text that never closes its object is left
+// whole for the parser to report.
+std::size_t header_object_length(std::string_view text) {
+  if (text.empty() || text[0] != '{')
+    throw Error(fmt::format("safetensors: the header must be a JSON object starting with '{{', got {}",
+                            text.empty() ? std::string("an empty header")
+                                         : fmt::format("byte {:#04x}", static_cast<unsigned char>(text[0]))));
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > kMaxHeaderDepth)
+        throw Error(fmt::format("safetensors: the header nests deeper than {} levels (at header offset {})",
+                                kMaxHeaderDepth, i));
+    } else if ((c == '}' || c == ']') && --depth == 0) {
+      return i + 1;
+    }
+  }
+  return text.size();
+}
+
+// Parses the header object, rejecting a key repeated within one object (nlohmann would keep the
+// last one silently).
+ReadJson parse_header(std::string_view text) {
+  std::vector<std::set<std::string>> open_objects;
+  const ReadJson::parser_callback_t check_keys = [&](int, ReadJson::parse_event_t event, ReadJson& parsed) {
+    if (event == ReadJson::parse_event_t::object_start) {
+      open_objects.emplace_back();
+    } else if (event == ReadJson::parse_event_t::object_end) {
+      open_objects.pop_back();
+    } else if (event == ReadJson::parse_event_t::key) {
+      const auto& key = parsed.get_ref<const std::string&>();
+      if (!open_objects.back().insert(key).second)
+        throw Error(fmt::format("safetensors: duplicate key '{}' in the header", key));
+    }
+    return true;
+  };
+  try {
+    return ReadJson::parse(text.begin(), text.end(), check_keys);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("safetensors: the header is not valid JSON: {}", e.what()));
+  }
+}
+
+// Removes "<target>.xgrad-tmp.<pid>.<n>" files whose process no longer exists (kill(pid, 0)
+// fails with ESRCH): what a save killed midway leaves behind. Best effort; errors are ignored.
+void remove_stale_temporaries(const std::filesystem::path& target) {
+  namespace fs = std::filesystem;
+  const std::string base = target.filename().string();
+  if (base.empty()) return;
+  const std::string prefix = base + std::string(kTempTag);
+  std::error_code ec;
+  fs::directory_iterator it(target.parent_path().empty() ? fs::path(".") : target.parent_path(), ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!name.starts_with(prefix)) continue;
+    // The rest must be exactly "<pid>.<n>", both decimal.
+    const char* first = name.data() + prefix.size();
+    const char* last = name.data() + name.size();
+    pid_t pid = 0;
+    const auto [dot, pid_ec] = std::from_chars(first, last, pid);
+    if (pid_ec != std::errc() || pid <= 0 || dot == last || *dot != '.') continue;
+    std::uint64_t n = 0;
+    const auto [end, n_ec] = std::from_chars(dot + 1, last, n);
+    if (n_ec != std::errc() || end != last) continue;
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    std::error_code status_ec;
+    if (it->symlink_status(status_ec).type() == fs::file_type::regular) ::unlink(it->path().c_str());
+  }
 }
 
 }  // namespace
@@ -183,14 +277,15 @@ SafetensorsFile from_safetensors_bytes(std::string_view bytes) {
   const std::uint64_t data_size = rest - n;
   const char* data = bytes.data() + kLengthBytes + n;
 
-  Json header;
-  try {
-    header = Json::parse(text.begin(), text.end());
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("safetensors: the header is not valid JSON: {}", e.what()));
-  }
-  if (!header.is_object())
-    throw Error(fmt::format("safetensors: the header must be a JSON object, got {}", header.type_name()));
+  // The format: the header starts with '{' and only spaces may pad it after the closing '}'.
+  const std::size_t json_size = header_object_length(text);
+  const ReadJson header = parse_header(text.substr(0, json_size));
+  for (std::size_t i = json_size; i < text.size(); ++i)
+    if (text[i] != ' ')
+      throw Error(
+          fmt::format("safetensors: byte {:#04x} at header offset {} follows the JSON object (only spaces may pad "
+                      "the header)",
+                      static_cast<unsigned char>(text[i]), i));
 
   SafetensorsFile file;
   std::vector<Entry> entries;
@@ -207,6 +302,7 @@ SafetensorsFile from_safetensors_bytes(std::string_view bytes) {
       }
       continue;
     }
+    if (key.empty()) throw Error("safetensors: empty tensor name in the header");
     entries.push_back(parse_entry(key, value, data_size));
   }
 
@@ -244,9 +340,10 @@ SafetensorsFile from_safetensors_bytes(std::string_view bytes) {
 
 void save_safetensors(const std::string& path, const TensorDict& tensors, const Metadata& metadata) {
   const std::string bytes = to_safetensors_bytes(tensors, metadata);
+  remove_stale_temporaries(path);
   // Unique per process and per call, so concurrent saves to one path never share a temp file.
   static std::atomic<std::uint64_t> counter{0};
-  const std::string tmp = fmt::format("{}.tmp.{}.{}", path, static_cast<long>(::getpid()), counter++);
+  const std::string tmp = fmt::format("{}{}{}.{}", path, kTempTag, static_cast<long>(::getpid()), counter++);
   auto fail = [&](const std::string& what) {
     const std::string reason = system_error();
     ::unlink(tmp.c_str());

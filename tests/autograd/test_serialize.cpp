@@ -1,3 +1,4 @@
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -189,9 +190,9 @@ BOOST_AUTO_TEST_CASE(corrupt_inputs_are_rejected) {
       {"header length larger than the file", raw_length(1000) + "{}", "header length 1000 is larger than the 2 bytes"},
       {"absurd header length", raw_length(std::uint64_t(1) << 62) + "{}", "exceeds the 100000000 byte limit"},
       {"invalid JSON", make_file(R"({"x":{"dtype":)"), "the header is not valid JSON"},
-      {"JSON array", make_file("[1, 2]"), "the header must be a JSON object, got array"},
-      {"JSON string", make_file(R"("hello")"), "the header must be a JSON object, got string"},
-      {"trailing garbage after JSON", make_file("{} x"), "the header is not valid JSON"},
+      {"JSON array", make_file("[1, 2]"), "the header must be a JSON object starting with '{', got byte 0x5b"},
+      {"JSON string", make_file(R"("hello")"), "the header must be a JSON object starting with '{', got byte 0x22"},
+      {"trailing garbage after JSON", make_file("{} x"), "byte 0x78 at header offset 3 follows the JSON object"},
       {"entry not an object", make_file(R"({"x":5})"), "tensor 'x': expected a JSON object, got number"},
       {"unknown dtype", make_file(R"({"x":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]}})", "abcd"),
        "unknown dtype 'BF16' for tensor 'x'"},
@@ -320,6 +321,147 @@ BOOST_AUTO_TEST_CASE(io_errors_name_the_path) {
   XGRAD_CHECK_THROW_MSG(
       load_safetensors(corrupt),
       fmt::format("load_safetensors: '{}': safetensors: unknown dtype 'BF16' for tensor 'x'", corrupt));
+}
+
+BOOST_AUTO_TEST_CASE(deep_nesting_is_rejected_before_parsing) {
+  // 65k levels used to overflow the stack (the error message dumps the offending value
+  // recursively); the depth is now bounded by a linear scan first, as the reference reader
+  // bounds it at 128.
+  const std::string limit_msg = "safetensors: the header nests deeper than 128 levels";
+  XGRAD_CHECK_THROW_MSG(from_safetensors_bytes(make_file(R"({"a":)" + std::string(65536, '['))), limit_msg);
+  const std::string deep_shape = R"({"x":{"dtype":"F32","shape":)" + std::string(65536, '[') + std::string(65536, ']') +
+                                 R"(,"data_offsets":[0,0]}})";
+  XGRAD_CHECK_THROW_MSG(from_safetensors_bytes(make_file(deep_shape)), limit_msg);
+  XGRAD_CHECK_THROW_MSG(from_safetensors_bytes(make_file(std::string(65536, '{'))), limit_msg);
+
+  // Exactly 128 levels (the top object and 127 arrays) pass the scan and reach the usual checks;
+  // one more does not.
+  const auto nested = [](int arrays) {
+    return make_file(R"({"a":)" + std::string(arrays, '[') + std::string(arrays, ']') + "}");
+  };
+  XGRAD_CHECK_THROW_MSG(from_safetensors_bytes(nested(127)), "tensor 'a': expected a JSON object, got array");
+  XGRAD_CHECK_THROW_MSG(from_safetensors_bytes(nested(128)), "deeper than 128 levels (at header offset 132)");
+
+  // Brackets inside strings, escaped quotes included, are not nesting.
+  const std::string in_string = R"({"__metadata__":{"k":"\"[{)" + std::string(1000, '[') + R"(\\"}})";
+  BOOST_CHECK_EQUAL(from_safetensors_bytes(make_file(in_string)).metadata.at("k"),
+                    "\"[{" + std::string(1000, '[') + "\\");
+
+  TempDir dir;
+  const std::string path = (dir.path / "deep.safetensors").string();
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << make_file(deep_shape);
+  }
+  XGRAD_CHECK_THROW_MSG(load_safetensors(path), fmt::format("load_safetensors: '{}': {}", path, limit_msg));
+}
+
+BOOST_AUTO_TEST_CASE(header_framing_follows_the_format) {
+  const std::string entry = R"("x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]})";
+  const std::string data("\0\0\x80\x3f", 4);
+  // Only spaces may follow the closing brace inside the declared header length.
+  BOOST_CHECK_EQUAL(from_safetensors_bytes(make_file("{" + entry + "}   ", data)).tensors.size(), 1u);
+  XGRAD_CHECK_THROW_MSG(from_safetensors_bytes(make_file("{" + entry + std::string("}\0garbage", 9), data)),
+                        "safetensors: byte 0x00 at header offset 54 follows the JSON object");
+  XGRAD_CHECK_THROW_MSG(from_safetensors_bytes(make_file(std::string("{}\0", 3))),
+                        "byte 0x00 at header offset 2 follows the JSON object");
+  XGRAD_CHECK_THROW_MSG(from_safetensors_bytes(make_file("{}\n")), "byte 0x0a at header offset 2");
+  XGRAD_CHECK_THROW_MSG(from_safetensors_bytes(make_file("{} {}")), "byte 0x7b at header offset 3");
+
+  // The header must start with '{': no leading whitespace, no byte-order mark, not empty.
+  XGRAD_CHECK_THROW_MSG(from_safetensors_bytes(make_file(" {" + entry + "}", data)),
+                        "safetensors: the header must be a JSON object starting with '{', got byte 0x20");
+  XGRAD_CHECK_THROW_MSG(from_safetensors_bytes(make_file("\xef\xbb\xbf{" + entry + "}", data)),
+                        "safetensors: the header must be a JSON object starting with '{', got byte 0xef");
+  XGRAD_CHECK_THROW_MSG(from_safetensors_bytes(make_file("")),
+                        "safetensors: the header must be a JSON object starting with '{', got an empty header");
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_keys_are_rejected) {
+  // Used to keep the last "x" and complain about a gap in the data section instead.
+  const std::string eight(8, '\0');
+  XGRAD_CHECK_THROW_MSG(from_safetensors_bytes(make_file(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                                                         R"("x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                                                         eight)),
+                        "safetensors: duplicate key 'x' in the header");
+  XGRAD_CHECK_THROW_MSG(from_safetensors_bytes(make_file(R"({"__metadata__":{"a":"1"},"__metadata__":{"b":"2"}})")),
+                        "safetensors: duplicate key '__metadata__' in the header");
+  XGRAD_CHECK_THROW_MSG(from_safetensors_bytes(make_file(R"({"__metadata__":{"a":"1","a":"2"}})")),
+                        "safetensors: duplicate key 'a' in the header");
+  XGRAD_CHECK_THROW_MSG(
+      from_safetensors_bytes(
+          make_file(R"({"x":{"dtype":"F32","dtype":"F64","shape":[1],"data_offsets":[0,4]}})", eight.substr(0, 4))),
+      "safetensors: duplicate key 'dtype' in the header");
+  // The same key in different objects is fine.
+  const auto file = from_safetensors_bytes(
+      make_file(R"({"__metadata__":{"x":"1"},"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", eight.substr(4)));
+  BOOST_CHECK_EQUAL(file.metadata.at("x"), "1");
+  BOOST_CHECK_EQUAL(file.tensors.count("x"), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(empty_tensor_name_is_rejected) {
+  // The writer refuses an empty name, so the reader does too.
+  XGRAD_CHECK_THROW_MSG(from_safetensors_bytes(make_file(R"({"":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}})")),
+                        "safetensors: empty tensor name in the header");
+  // An empty metadata key is allowed (metadata is a free string map).
+  BOOST_CHECK_EQUAL(from_safetensors_bytes(make_file(R"({"__metadata__":{"":"v"}})")).metadata.at(""), "v");
+}
+
+BOOST_AUTO_TEST_CASE(zero_element_shapes_with_huge_dims) {
+  // [2^62, 0] has 0 elements, which the format allows: a zero dimension makes the count 0
+  // however large the others are (multiplying left to right used to report an overflow).
+  const std::int64_t big = std::int64_t(1) << 62;
+  const auto file =
+      from_safetensors_bytes(make_file(R"({"e":{"dtype":"F32","shape":[4611686018427387904,0],"data_offsets":[0,0]},)"
+                                       R"("f":{"dtype":"I64","shape":[0,9223372036854775807],"data_offsets":[0,0]}})"));
+  const Tensor& e = file.tensors.at("e");
+  BOOST_CHECK(e.shape() == (Shape{big, 0}));
+  BOOST_CHECK_EQUAL(e.numel(), 0);
+  BOOST_CHECK(e.dtype() == float32);
+  BOOST_CHECK(file.tensors.at("f").shape() == (Shape{0, std::numeric_limits<std::int64_t>::max()}));
+  BOOST_CHECK_EQUAL(file.tensors.at("f").numel(), 0);
+  // They survive a round trip.
+  const auto again = from_safetensors_bytes(to_safetensors_bytes(file.tensors));
+  BOOST_CHECK(again.tensors.at("e").shape() == (Shape{big, 0}));
+
+  // A true product that overflows is still an error.
+  XGRAD_CHECK_THROW_MSG(from_safetensors_bytes(
+                            make_file(R"({"e":{"dtype":"F32","shape":[4611686018427387904,1],"data_offsets":[0,0]}})")),
+                        "tensor 'e': shape [4611686018427387904, 1] overflows the byte count");
+}
+
+BOOST_AUTO_TEST_CASE(save_removes_stale_temporaries) {
+  TempDir dir;
+  const std::string path = (dir.path / "m.safetensors").string();
+  // A pid that no longer exists: a child that has exited and been reaped.
+  const pid_t dead = ::fork();
+  BOOST_REQUIRE(dead >= 0);
+  if (dead == 0) ::_exit(0);
+  int status = 0;
+  BOOST_REQUIRE_EQUAL(::waitpid(dead, &status, 0), dead);
+
+  const auto touch = [&](const std::string& name) { std::ofstream(dir.path / name, std::ios::binary) << "partial"; };
+  const std::string stale = fmt::format("m.safetensors.xgrad-tmp.{}.0", dead);
+  const std::string stale2 = fmt::format("m.safetensors.xgrad-tmp.{}.17", dead);
+  // Kept: a live process's temporary (pid 1 always exists), another file's, look-alikes.
+  const std::string live = "m.safetensors.xgrad-tmp.1.3";
+  const std::string other = fmt::format("n.safetensors.xgrad-tmp.{}.0", dead);
+  const std::string lookalike = fmt::format("m.safetensors.xgrad-tmp.{}.0.bak", dead);
+  const std::string lookalike2 = fmt::format("m.safetensors.xgrad-tmp.{}.", dead);
+  for (const auto& name : {stale, stale2, live, other, lookalike, lookalike2}) touch(name);
+
+  const TensorDict dict{{"w", tensor({1.0, 2.0})}};
+  save_safetensors(path, dict);
+  std::vector<std::string> want{"m.safetensors", live, other, lookalike, lookalike2};
+  std::sort(want.begin(), want.end());
+  BOOST_CHECK(dir.entries() == want);
+  BOOST_CHECK(read_all(path) == to_safetensors_bytes(dict));
+  check_identical(load_safetensors(path).tensors.at("w"), dict.at("w"));
+
+  // This process's temporaries carry the recognisable name (seen in a failed rename's message).
+  const std::string sub = (dir.path / "adir").string();
+  fs::create_directory(sub);
+  XGRAD_CHECK_THROW_MSG(save_safetensors(sub, dict), fmt::format("rename from '{}.xgrad-tmp.{}.", sub, ::getpid()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
