@@ -1,6 +1,7 @@
 // read_idx (plain or gzipped IDX files) and the MNIST / Fashion-MNIST datasets.
 #include "xgrad/data/idx.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdio>
@@ -8,6 +9,8 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <new>
+#include <stdexcept>
 #include <vector>
 
 #include <fmt/format.h>
@@ -23,8 +26,17 @@ namespace {
 
 constexpr std::uint8_t kTypeUnsignedByte = 0x08;
 constexpr int kMaxDims = 4;
-constexpr std::uint64_t kMaxElements = std::uint64_t{1} << 33;
+/// Hard ceiling on prod(dims), whatever max_bytes says: keeps prod(dims) * 8 (an int64
+/// tensor's bytes) far from overflowing std::size_t and int64.
+constexpr std::uint64_t kMaxElements = std::uint64_t{1} << 48;
 constexpr std::int64_t kConvertGrain = 32768;
+/// How much data past the declared end is decoded to report it (bounded work on a bomb).
+constexpr std::uint64_t kMaxExcessCounted = std::uint64_t{1} << 20;
+
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+using File = std::unique_ptr<std::FILE, FileCloser>;
 
 /// Sequential reader over a plain or gzipped file. read() returns fewer than n bytes only at
 /// the end of the data; I/O and decompression errors throw.
@@ -32,106 +44,178 @@ class Source {
  public:
   virtual ~Source() = default;
   virtual std::size_t read(std::uint8_t* dst, std::size_t n) = 0;
-  /// Bytes left after the current position, counted by reading them (bounded memory).
-  std::uint64_t count_rest() {
+  /// Bytes left after the current position, counted by reading them, but at most about
+  /// `cap` (bounded memory and time).
+  std::uint64_t count_rest(std::uint64_t cap) {
     std::array<std::uint8_t, 1 << 16> scratch;
     std::uint64_t total = 0;
-    for (std::size_t got; (got = read(scratch.data(), scratch.size())) > 0;) total += got;
+    for (std::size_t got; total < cap && (got = read(scratch.data(), scratch.size())) > 0;) total += got;
     return total;
   }
   /// Why the data ended early, when known ("" otherwise).
   virtual std::string early_end_reason() const { return ""; }
+  /// Called once all the data has been read: throws if the file did not end properly.
+  virtual void finish(std::uint64_t /*decoded*/) {}
 };
 
 class PlainSource : public Source {
  public:
-  PlainSource(std::FILE* f, std::string path) : f_(f), path_(std::move(path)) {}
-  ~PlainSource() override { std::fclose(f_); }
+  PlainSource(File f, std::string path) : f_(std::move(f)), path_(std::move(path)) {}
   std::size_t read(std::uint8_t* dst, std::size_t n) override {
-    const std::size_t got = std::fread(dst, 1, n, f_);
-    if (got < n && std::ferror(f_)) throw Error(fmt::format("read_idx: error reading '{}'", path_));
+    const std::size_t got = std::fread(dst, 1, n, f_.get());
+    if (got < n && std::ferror(f_.get()))
+      throw Error(fmt::format("read_idx: error reading '{}': {}", path_, std::strerror(errno)));
     return got;
   }
 
  private:
-  std::FILE* f_;
+  File f_;
   std::string path_;
 };
 
+/// A gzip stream decoded with zlib's inflate (not gzread: gzread treats a stream cut off
+/// before its trailer as a normal end of file and silently skips garbage after it).
 class GzSource : public Source {
  public:
-  GzSource(gzFile f, std::string path) : f_(f), path_(std::move(path)) {}
-  ~GzSource() override { gzclose(f_); }
+  GzSource(File f, std::string path) : f_(std::move(f)), path_(std::move(path)) {
+    // NOTE: windowBits 15 + 16 accepts the gzip wrapper only; inflate then returns
+    // Z_STREAM_END only after checking the member's CRC-32 and ISIZE trailer.
+    if (inflateInit2(&z_, 15 + 16) != Z_OK)
+      throw Error(fmt::format("read_idx: cannot initialise zlib to read '{}': {}", path_,
+                              z_.msg != nullptr ? z_.msg : "out of memory"));
+  }
+  ~GzSource() override { inflateEnd(&z_); }
+  GzSource(const GzSource&) = delete;
+  GzSource& operator=(const GzSource&) = delete;
+
   std::size_t read(std::uint8_t* dst, std::size_t n) override {
     std::size_t total = 0;
-    while (total < n) {
-      const auto chunk = static_cast<unsigned>(std::min<std::size_t>(n - total, std::size_t{1} << 30));
-      const int got = gzread(f_, dst + total, chunk);
-      if (got < 0) throw Error(fmt::format("read_idx: '{}' is not a valid gzip file: {}", path_, message()));
-      if (got == 0) break;
-      total += static_cast<std::size_t>(got);
+    while (total < n && !ended_) {
+      if (z_.avail_in == 0 && !fill()) {
+        cut_short_ = true;  // end of file inside a member
+        ended_ = true;
+        break;
+      }
+      const auto chunk = static_cast<uInt>(std::min<std::size_t>(n - total, std::size_t{1} << 30));
+      z_.next_out = dst + total;
+      z_.avail_out = chunk;
+      const int rc = inflate(&z_, Z_NO_FLUSH);
+      total += chunk - z_.avail_out;
+      if (rc == Z_STREAM_END) {
+        next_member();
+      } else if (rc == Z_BUF_ERROR && z_.avail_in == 0) {
+        continue;  // needs more input: fill() above
+      } else if (rc != Z_OK) {
+        throw Error(fmt::format("read_idx: '{}' is not a valid gzip file: {} (at compressed byte {})", path_,
+                                z_.msg != nullptr ? z_.msg : zError(rc), offset()));
+      }
     }
     return total;
   }
-  std::string early_end_reason() const override {
-    int err = Z_OK;
-    gzerror(f_, &err);
-    return err == Z_BUF_ERROR ? " (the gzip stream itself is cut short)" : "";
+  std::string early_end_reason() const override { return cut_short_ ? " (the gzip stream itself is cut short)" : ""; }
+  void finish(std::uint64_t decoded) override {
+    if (cut_short_)
+      throw Error(fmt::format(
+          "read_idx: '{}' is truncated: the gzip stream is cut short before its end (the CRC-32/length trailer is "
+          "missing or incomplete), so its {} decoded bytes cannot be verified",
+          path_, decoded));
   }
 
  private:
-  std::string message() const {
-    int err = Z_OK;
-    const char* msg = gzerror(f_, &err);
-    return msg != nullptr ? msg : "unknown zlib error";
+  /// Refills the input buffer; false at the end of the file.
+  bool fill() {
+    const std::size_t got = std::fread(in_.data(), 1, in_.size(), f_.get());
+    if (got == 0 && std::ferror(f_.get()))
+      throw Error(fmt::format("read_idx: error reading '{}': {}", path_, std::strerror(errno)));
+    consumed_ += got;
+    z_.next_in = in_.data();
+    z_.avail_in = static_cast<uInt>(got);
+    return got > 0;
   }
-  gzFile f_;
+  /// Offset in the file of the next unprocessed compressed byte.
+  std::uint64_t offset() const { return consumed_ - z_.avail_in; }
+  /// After a member's verified end: the end of the data, zero padding, or another member.
+  void next_member() {
+    for (;;) {
+      while (z_.avail_in > 0 && *z_.next_in == 0) {
+        ++z_.next_in;
+        --z_.avail_in;
+      }
+      if (z_.avail_in > 0) break;
+      if (!fill()) {
+        ended_ = true;
+        return;
+      }
+    }
+    if (*z_.next_in != 0x1f)
+      throw Error(fmt::format(
+          "read_idx: '{}' is not a valid gzip file: trailing garbage (byte 0x{:02x}) at compressed byte {}, after "
+          "the end of the gzip stream",
+          path_, *z_.next_in, offset()));
+    inflateReset(&z_);  // another member (keeps the gzip-only mode); its header is checked by inflate
+  }
+
+  File f_;
   std::string path_;
+  z_stream z_{};
+  std::array<Bytef, 1 << 18> in_{};
+  std::uint64_t consumed_ = 0;
+  bool ended_ = false;
+  bool cut_short_ = false;
 };
 
 std::unique_ptr<Source> open_source(const std::string& path, bool& gzipped, std::uint64_t& plain_size) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw Error(fmt::format("read_idx: '{}' is a directory", path));
-  std::FILE* f = std::fopen(path.c_str(), "rb");
+  File f(std::fopen(path.c_str(), "rb"));
   if (f == nullptr) throw Error(fmt::format("read_idx: cannot open '{}': {}", path, std::strerror(errno)));
   std::array<unsigned char, 2> head{};
-  const std::size_t got = std::fread(head.data(), 1, 2, f);
+  const std::size_t got = std::fread(head.data(), 1, 2, f.get());
   gzipped = got == 2 && head[0] == 0x1f && head[1] == 0x8b;
-  if (!gzipped) {
-    std::fseek(f, 0, SEEK_END);
-    const long size = std::ftell(f);
-    std::fseek(f, 0, SEEK_SET);
-    plain_size = size < 0 ? 0 : static_cast<std::uint64_t>(size);
-    return std::make_unique<PlainSource>(f, path);
-  }
-  std::fclose(f);
-  gzFile gz = gzopen(path.c_str(), "rb");
-  if (gz == nullptr) throw Error(fmt::format("read_idx: cannot open '{}' with zlib", path));
-  gzbuffer(gz, 1u << 18);
-  return std::make_unique<GzSource>(gz, path);
+  const bool seekable = std::fseek(f.get(), 0, SEEK_END) == 0;
+  const long size = seekable ? std::ftell(f.get()) : -1;
+  if (size < 0 || std::fseek(f.get(), 0, SEEK_SET) != 0)
+    throw Error(fmt::format("read_idx: cannot seek in '{}' (not a regular file?)", path));
+  plain_size = static_cast<std::uint64_t>(size);
+  if (!gzipped) return std::make_unique<PlainSource>(std::move(f), path);
+  return std::make_unique<GzSource>(std::move(f), path);
 }
 
 std::uint32_t big_endian_u32(const std::uint8_t* p) {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
 }
 
+/// Runs f(), turning an allocation failure into xgrad::Error naming the file and the size.
+template <class F>
+auto guard_alloc(const std::string& path, std::string_view what, std::uint64_t nbytes, const F& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    throw Error(fmt::format("read_idx: '{}': out of memory allocating {} ({} bytes)", path, what, nbytes));
+  } catch (const std::length_error&) {
+    throw Error(fmt::format("read_idx: '{}': cannot allocate {} ({} bytes)", path, what, nbytes));
+  }
+}
+
 /// The dims and the raw bytes of a validated IDX file of unsigned bytes.
 struct RawIdx {
+  std::string path;
   Shape dims;
   std::vector<std::uint8_t> bytes;
 };
 
-RawIdx read_idx_raw(const std::string& path) {
+RawIdx read_idx_raw(const std::string& path, std::uint64_t max_bytes) {
   bool gzipped = false;
   std::uint64_t plain_size = 0;
-  std::unique_ptr<Source> src = open_source(path, gzipped, plain_size);
+  std::unique_ptr<Source> src =
+      guard_alloc(path, "the read buffer", 1 << 18, [&] { return open_source(path, gzipped, plain_size); });
   const char* kind = gzipped ? " (uncompressed)" : "";
 
   std::array<std::uint8_t, 4> magic{};
   const std::size_t got_magic = src->read(magic.data(), magic.size());
   if (got_magic < magic.size())
-    throw Error(fmt::format("read_idx: '{}' is truncated: {} bytes{}, shorter than the 4-byte IDX magic number", path,
-                            got_magic, kind));
+    throw Error(fmt::format("read_idx: '{}' is truncated: {} bytes{}, shorter than the 4-byte IDX magic number{}", path,
+                            got_magic, kind, src->early_end_reason()));
   const std::uint32_t m = big_endian_u32(magic.data());
   if (magic[0] != 0 || magic[1] != 0)
     throw Error(
@@ -158,24 +242,33 @@ RawIdx read_idx_raw(const std::string& path) {
     throw Error(fmt::format("read_idx: '{}' is truncated: {} bytes{}, shorter than its {}-byte header ({} dims){}",
                             path, 4 + got_dims, kind, header, ndim, src->early_end_reason()));
   RawIdx out;
-  std::uint64_t count = 1;
-  for (int d = 0; d < ndim; ++d) {
-    const std::uint32_t size = big_endian_u32(raw_dims.data() + 4 * d);
-    out.dims.push_back(size);
-    if (size == 0)
+  out.path = path;
+  for (int d = 0; d < ndim; ++d) out.dims.push_back(big_endian_u32(raw_dims.data() + 4 * d));
+  for (int d = 0; d < ndim; ++d)
+    if (out.dims[static_cast<std::size_t>(d)] == 0)
       throw Error(
           fmt::format("read_idx: '{}': dimension {} is 0 (dims {}); IDX dims must be positive", path, d, out.dims));
-    count *= size;  // at most 4 factors: check after each so it cannot overflow
-    if (count > kMaxElements)
-      throw Error(
-          fmt::format("read_idx: '{}': dims {}... describe more than 2^33 elements; corrupt header?", path, out.dims));
+  // NOTE: each factor is checked against the ceiling before multiplying, so the product
+  // never wraps (dims [2^31, 4, 2^31] would wrap a uint64 to 0).
+  std::uint64_t count = 1;
+  for (const std::int64_t size : out.dims) {
+    if (count > kMaxElements / static_cast<std::uint64_t>(size))
+      throw Error(fmt::format("read_idx: '{}': declared dims {} describe more than 2^48 elements; corrupt header?",
+                              path, out.dims));
+    count *= static_cast<std::uint64_t>(size);
   }
+  if (count > max_bytes)
+    throw Error(
+        fmt::format("read_idx: '{}': declared dims {} need {} data bytes, more than the size limit of {} bytes "
+                    "(IdxOptions::max_bytes / MnistOptions::max_idx_bytes, default 4 x Fashion-MNIST's "
+                    "training images; raise it to read a larger file)",
+                    path, out.dims, count, max_bytes));
   const std::uint64_t expected = header + count;
-  auto size_error = [&](std::uint64_t actual, std::string_view reason) {
+  auto size_error = [&](std::uint64_t actual, std::string_view reason, bool at_least = false) {
     return Error(
-        fmt::format("read_idx: '{}' {}: expected {} bytes{} ({}-byte header + {} data bytes for dims {}), got {}{}",
+        fmt::format("read_idx: '{}' {}: expected {} bytes{} ({}-byte header + {} data bytes for dims {}), got {}{}{}",
                     path, actual < expected ? "is truncated" : "has trailing data", expected, kind, header, count,
-                    out.dims, actual, reason));
+                    out.dims, at_least ? "at least " : "", actual, reason));
   };
   if (!gzipped && plain_size != expected) throw size_error(plain_size, "");
 
@@ -185,12 +278,14 @@ RawIdx read_idx_raw(const std::string& path) {
   std::size_t have = 0;
   while (have < count) {
     const std::size_t want = std::min<std::uint64_t>(count - have, gzipped ? kStep : count - have);
-    out.bytes.resize(have + want);
+    guard_alloc(path, "the data", have + want, [&] { out.bytes.resize(have + want); });
     const std::size_t got = src->read(out.bytes.data() + have, want);
     have += got;
     if (got < want) throw size_error(header + have, src->early_end_reason());
   }
-  if (const std::uint64_t rest = src->count_rest(); rest > 0) throw size_error(expected + rest, "");
+  if (const std::uint64_t rest = src->count_rest(kMaxExcessCounted); rest > 0)
+    throw size_error(expected + rest, "", rest >= kMaxExcessCounted);
+  src->finish(expected);
   return out;
 }
 
@@ -219,22 +314,30 @@ Tensor convert(const RawIdx& raw, Dtype dtype, const F& value) {
 /// value(byte) in `dtype` (int64 tensors get the raw byte values).
 template <class F>
 Tensor to_tensor(const RawIdx& raw, Dtype dtype, const F& value) {
-  switch (dtype) {
-    case Dtype::float32:
-      return convert<float>(raw, dtype, value);
-    case Dtype::float64:
-      return convert<double>(raw, dtype, value);
-    case Dtype::int64:
-      break;
-  }
-  return convert<std::int64_t>(raw, dtype, [](int b) { return b; });
+  if (dtype != Dtype::float32 && dtype != Dtype::float64 && dtype != Dtype::int64)
+    throw Error(fmt::format("read_idx: '{}': bad dtype (enum value {})", raw.path, static_cast<int>(dtype)));
+  const std::uint64_t nbytes = raw.bytes.size() * dtype_size(dtype);
+  return guard_alloc(raw.path, fmt::format("a {} tensor of shape {}", dtype, raw.dims), nbytes, [&] {
+    switch (dtype) {
+      case Dtype::float32:
+        return convert<float>(raw, dtype, value);
+      case Dtype::float64:
+        return convert<double>(raw, dtype, value);
+      case Dtype::int64:
+        break;
+    }
+    return convert<std::int64_t>(raw, dtype, [](int b) { return b; });
+  });
 }
 
 }  // namespace
 
-Tensor read_idx(const std::string& path, Dtype dtype) {
-  return to_tensor(read_idx_raw(path), dtype, [](int b) { return static_cast<double>(b); });
+Tensor read_idx(const std::string& path, const IdxOptions& options) {
+  return to_tensor(read_idx_raw(path, options.max_bytes_), options.dtype_,
+                   [](int b) { return static_cast<double>(b); });
 }
+
+Tensor read_idx(const std::string& path, Dtype dtype) { return read_idx(path, IdxOptions().dtype(dtype)); }
 
 // ---- MNIST ------------------------------------------------------------------------------
 
@@ -276,10 +379,10 @@ MNIST::MNIST(const std::string& root, bool train, MnistOptions options, std::str
     throw Error(fmt::format("{}: missing {} in '{}'; {}", name, fmt::join(missing, " and "), root, hint));
   }
 
-  const RawIdx images = read_idx_raw(image_path);
+  const RawIdx images = read_idx_raw(image_path, options.max_idx_bytes_);
   if (images.dims.size() != 3)
     throw Error(fmt::format("{}: '{}' should hold 3-d images [N, H, W], got dims {}", name, image_path, images.dims));
-  const RawIdx labels = read_idx_raw(label_path);
+  const RawIdx labels = read_idx_raw(label_path, options.max_idx_bytes_);
   if (labels.dims.size() != 1)
     throw Error(fmt::format("{}: '{}' should hold 1-d labels [N], got dims {}", name, label_path, labels.dims));
   if (labels.dims[0] != images.dims[0])

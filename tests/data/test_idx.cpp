@@ -3,8 +3,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "test_util.hpp"
 #include "xgrad/data.hpp"
@@ -30,6 +32,41 @@ Bytes iota_bytes(std::size_t n, std::uint8_t step = 1) {
   Bytes b(n);
   for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<std::uint8_t>(i * step);
   return b;
+}
+
+/// `bytes` as one gzip member (deflate with a gzip wrapper, in memory), so tests can cut or
+/// corrupt the compressed stream.
+Bytes gzip(const Bytes& bytes) {
+  z_stream z{};
+  BOOST_REQUIRE_EQUAL(deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  Bytes out(deflateBound(&z, static_cast<uLong>(bytes.size())));
+  z.next_in = const_cast<Bytef*>(bytes.data());
+  z.avail_in = static_cast<uInt>(bytes.size());
+  z.next_out = out.data();
+  z.avail_out = static_cast<uInt>(out.size());
+  BOOST_REQUIRE_EQUAL(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+Bytes concat(Bytes a, const Bytes& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+/// A BOOST_CHECK_EXCEPTION predicate: the xgrad::Error message contains every one of `parts`.
+auto message_has(std::vector<std::string> parts) {
+  return [parts = std::move(parts)](const Error& e) {
+    const std::string msg = e.what();
+    bool ok = true;
+    for (const std::string& part : parts) {
+      const bool found = msg.find(part) != std::string::npos;
+      BOOST_CHECK_MESSAGE(found, "message '" << msg << "' lacks '" << part << "'");
+      ok = ok && found;
+    }
+    return ok;
+  };
 }
 
 /// A fresh temporary directory, removed at the end of the test case.
@@ -133,8 +170,9 @@ BOOST_AUTO_TEST_CASE(corrupt_headers) {
       XGRAD_CHECK_THROW_MSG(read_idx(write("type2", make_idx({2, 3}, iota_bytes(6), 0x42))), "bad element type 0x42");
       XGRAD_CHECK_THROW_MSG(read_idx(write("ndim0", make_idx({}, {}))), "bad number of dims 0");
       XGRAD_CHECK_THROW_MSG(read_idx(write("ndim5", make_idx({1, 1, 1, 1, 1}, {7}))), "bad number of dims 5");
-      XGRAD_CHECK_THROW_MSG(read_idx(write("zero", make_idx({2, 0, 3}, {}))), "dimension 1 is 0 (dims [2, 0])");
-      XGRAD_CHECK_THROW_MSG(read_idx(write("huge", make_idx({65535, 65535, 65535}, {1}))), "more than 2^33 elements");
+      XGRAD_CHECK_THROW_MSG(read_idx(write("zero", make_idx({2, 0, 3}, {}))), "dimension 1 is 0 (dims [2, 0, 3])");
+      XGRAD_CHECK_THROW_MSG(read_idx(write("huge", make_idx({65535, 65535, 65535}, {1}))),
+                            "need 281462092005375 data bytes, more than the size limit of 188160000 bytes");
       XGRAD_CHECK_THROW_MSG(read_idx(write("empty", {})), "is truncated: 0 bytes");
       XGRAD_CHECK_THROW_MSG(read_idx(write("short_magic", {0, 0, 8})), "shorter than the 4-byte IDX magic number");
       XGRAD_CHECK_THROW_MSG(read_idx(write("short_dims", {0, 0, 8, 3, 0, 0, 0, 2, 0, 0})),
@@ -162,11 +200,13 @@ BOOST_AUTO_TEST_CASE(truncated_and_trailing_data) {
   XGRAD_CHECK_THROW_MSG(read_idx(dir.write_gz("x.gz", trailing)),
                         "has trailing data: expected 32 bytes (uncompressed)");
   XGRAD_CHECK_THROW_MSG(read_idx(dir.write_gz("x.gz", trailing)), "got 34");
-  // Only a header, claiming 8.6e9 bytes (below the 2^33-element limit): a clean error, no
-  // 8 GB allocation.
-  XGRAD_CHECK_THROW_MSG(read_idx(dir.write_gz("claims_a_lot.gz", make_idx({65535, 65535, 2}, iota_bytes(100)))),
+  // Only a header, claiming 8.6e9 bytes, read with the size limit raised above that: a clean
+  // error, no 8 GB allocation.
+  const IdxOptions big = IdxOptions().max_bytes(std::uint64_t{1} << 34);
+  XGRAD_CHECK_THROW_MSG(read_idx(dir.write_gz("claims_a_lot.gz", make_idx({65535, 65535, 2}, iota_bytes(100))), big),
                         "is truncated: expected 8589672466 bytes (uncompressed)");
-  XGRAD_CHECK_THROW_MSG(read_idx(dir.write("claims_a_lot", make_idx({65535, 65535, 2}, iota_bytes(100)))), "got 116");
+  XGRAD_CHECK_THROW_MSG(read_idx(dir.write("claims_a_lot", make_idx({65535, 65535, 2}, iota_bytes(100))), big),
+                        "got 116");
 }
 
 BOOST_AUTO_TEST_CASE(corrupt_gzip_streams) {
@@ -313,6 +353,231 @@ BOOST_AUTO_TEST_CASE(mnist_errors) {
   BOOST_CHECK_EQUAL(FashionMNIST::class_name(9), "Ankle boot");
   BOOST_CHECK_EQUAL(FashionMNIST::class_name(0), "T-shirt/top");
   XGRAD_CHECK_THROW_MSG(FashionMNIST::class_name(10), "label 10 is outside [0, 10)");
+}
+
+// ---- hardening: gzip integrity, size limit, overflow, arbitrary corruption ----------------
+
+BOOST_AUTO_TEST_CASE(gzip_with_its_last_bytes_cut_off_is_an_error) {
+  // Regression: gzread treated a stream cut inside its CRC-32/ISIZE trailer as a clean end of
+  // file, so a .gz with its last 1..8 bytes missing loaded as if nothing were wrong.
+  TempDir dir;
+  const Bytes file = make_idx({3, 4}, iota_bytes(12, 7));
+  const Bytes gz = gzip(file);
+  BOOST_REQUIRE((read_idx(dir.write("whole.gz", gz)).to_vector<std::int64_t>().size() == 12));
+  for (std::size_t cut = 1; cut <= 8; ++cut) {
+    BOOST_TEST_CONTEXT("cut " << cut) {
+      const std::string p = dir.write(fmt::format("cut{}.gz", cut), Bytes(gz.begin(), gz.end() - cut));
+      BOOST_CHECK_EXCEPTION(read_idx(p), Error,
+                            message_has({"read_idx: '" + p + "' is truncated",
+                                         "the gzip stream is cut short before its end (the CRC-32/length trailer is "
+                                         "missing or incomplete), so its 24 decoded bytes cannot be verified"}));
+    }
+  }
+  // Cut inside the deflate data: the IDX data itself is short.
+  const std::string p = dir.write("cut_deep.gz", Bytes(gz.begin(), gz.begin() + 12));
+  BOOST_CHECK_EXCEPTION(read_idx(p), Error, message_has({"read_idx: '" + p + "' is truncated", "(uncompressed)"}));
+  // The gzip header alone.
+  const std::string h = dir.write("header_only.gz", Bytes(gz.begin(), gz.begin() + 10));
+  BOOST_CHECK_EXCEPTION(read_idx(h), Error,
+                        message_has({"is truncated: 0 bytes (uncompressed), shorter than the 4-byte IDX magic number",
+                                     "(the gzip stream itself is cut short)"}));
+}
+
+BOOST_AUTO_TEST_CASE(gzip_crc_and_length_are_checked) {
+  TempDir dir;
+  const Bytes gz = gzip(make_idx({3, 4}, iota_bytes(12, 7)));
+  Bytes bad_crc = gz;
+  bad_crc[gz.size() - 8] ^= 0x01;  // first byte of the little-endian CRC-32
+  const std::string pc = dir.write("bad_crc.gz", bad_crc);
+  BOOST_CHECK_EXCEPTION(read_idx(pc), Error,
+                        message_has({"read_idx: '" + pc + "' is not a valid gzip file: incorrect data check"}));
+  Bytes bad_len = gz;
+  bad_len[gz.size() - 4] ^= 0x01;  // first byte of ISIZE, the length mod 2^32
+  const std::string pl = dir.write("bad_len.gz", bad_len);
+  BOOST_CHECK_EXCEPTION(read_idx(pl), Error,
+                        message_has({"read_idx: '" + pl + "' is not a valid gzip file: incorrect length check"}));
+  // The same corruption in the data rather than the trailer: the CRC catches it too (a
+  // stored block, so flipping a byte changes a data byte and nothing else).
+  const Bytes file = make_idx({3, 4}, iota_bytes(12, 7));
+  z_stream z{};
+  BOOST_REQUIRE_EQUAL(deflateInit2(&z, Z_NO_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  Bytes stored(deflateBound(&z, static_cast<uLong>(file.size())));
+  z.next_in = const_cast<Bytef*>(file.data());
+  z.avail_in = static_cast<uInt>(file.size());
+  z.next_out = stored.data();
+  z.avail_out = static_cast<uInt>(stored.size());
+  BOOST_REQUIRE_EQUAL(deflate(&z, Z_FINISH), Z_STREAM_END);
+  stored.resize(z.total_out);
+  deflateEnd(&z);
+  BOOST_REQUIRE_EQUAL(read_idx(dir.write("stored.gz", stored)).to_vector<std::int64_t>()[11], (11 * 7) % 256);
+  stored[stored.size() - 9] ^= 0x40;  // the last data byte
+  const std::string ps = dir.write("stored_flipped.gz", stored);
+  BOOST_CHECK_EXCEPTION(read_idx(ps), Error, message_has({"read_idx: '" + ps + "'", "incorrect data check"}));
+}
+
+BOOST_AUTO_TEST_CASE(gzip_members_padding_and_trailing_garbage) {
+  TempDir dir;
+  const Bytes file = make_idx({2, 10}, iota_bytes(20, 3));
+  const auto expected = read_idx(dir.write("plain", file)).to_vector<std::int64_t>();
+  // Concatenated members are one stream (RFC 1952; gzip -d and Python's gzip agree).
+  const Bytes two = concat(gzip(Bytes(file.begin(), file.begin() + 9)), gzip(Bytes(file.begin() + 9, file.end())));
+  BOOST_CHECK((read_idx(dir.write("two.gz", two)).to_vector<std::int64_t>() == expected));
+  // Zero padding after the last member is ignored (as Python's gzip module does).
+  BOOST_CHECK(
+      (read_idx(dir.write("padded.gz", concat(gzip(file), Bytes(100, 0)))).to_vector<std::int64_t>() == expected));
+  // Anything else after the stream is an error (gzread used to skip it silently).
+  const Bytes gz = gzip(file);
+  const std::string pg = dir.write("garbage.gz", concat(gz, {'j', 'u', 'n', 'k'}));
+  BOOST_CHECK_EXCEPTION(read_idx(pg), Error,
+                        message_has({"read_idx: '" + pg + "' is not a valid gzip file: trailing garbage (byte 0x6a)",
+                                     fmt::format("at compressed byte {}", gz.size())}));
+  const std::string pz = dir.write("zeros_garbage.gz", concat(gz, {0, 0, 0, 7}));
+  BOOST_CHECK_EXCEPTION(read_idx(pz), Error,
+                        message_has({"trailing garbage (byte 0x07)", fmt::format("byte {}", gz.size() + 3)}));
+  // A second "member" with a bad header.
+  const std::string pm = dir.write("bad_member.gz", concat(gz, {0x1f, 0x00, 0x08, 0x00}));
+  BOOST_CHECK_EXCEPTION(read_idx(pm), Error, message_has({"is not a valid gzip file: incorrect header check"}));
+  // A second member that adds IDX data beyond the declared size: trailing data.
+  const std::string px = dir.write("extra_member.gz", concat(gz, gzip({1, 2, 3})));
+  BOOST_CHECK_EXCEPTION(read_idx(px), Error,
+                        message_has({"has trailing data: expected 32 bytes (uncompressed)", "got 35"}));
+}
+
+BOOST_AUTO_TEST_CASE(trailing_data_bomb_stops_early) {
+  // A valid header followed by 16 MiB of zeros (16 KiB compressed): reported after decoding
+  // about 1 MiB of the excess, not all of it.
+  TempDir dir;
+  Bytes file = make_idx({4}, {1, 2, 3, 4});
+  file.resize(file.size() + (std::size_t{16} << 20), 0);
+  const std::string p = dir.write("bomb.gz", gzip(file));
+  const auto t0 = std::chrono::steady_clock::now();
+  BOOST_CHECK_EXCEPTION(read_idx(p), Error,
+                        message_has({"has trailing data: expected 12 bytes (uncompressed)", "got at least 1048588"}));
+  BOOST_CHECK_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 0.5);
+}
+
+BOOST_AUTO_TEST_CASE(size_limit_is_checked_from_the_header) {
+  // Regression: 1 MiB of zeros behind a header claiming [1024, 1024, 1024] = 2^30 bytes became
+  // a 4 GiB float32 tensor, or std::bad_alloc as int64. Now the header alone is rejected:
+  // were the data decompressed first, this would be a "truncated" error instead.
+  TempDir dir;
+  constexpr std::uint64_t kDefault = 4 * std::uint64_t{60000} * 28 * 28;
+  BOOST_CHECK_EQUAL(kIdxDefaultMaxBytes, kDefault);
+  BOOST_CHECK_EQUAL(kIdxDefaultMaxBytes, 188160000u);
+  BOOST_CHECK_EQUAL(IdxOptions().max_bytes_, kDefault);
+  BOOST_CHECK(IdxOptions().dtype_ == int64);
+  BOOST_CHECK_EQUAL(MNISTOptions().max_idx_bytes_, kDefault);
+  const Bytes file = make_idx({1024, 1024, 1024}, Bytes(std::size_t{1} << 20, 0));
+  const std::string gz = dir.write("bomb.gz", gzip(file));
+  const std::string plain = dir.write("bomb", file);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (const std::string& p : {gz, plain})
+    for (Dtype dt : {int64, float32}) {
+      BOOST_TEST_CONTEXT(p << " " << dtype_name(dt)) {
+        BOOST_CHECK_EXCEPTION(
+            read_idx(p, dt), Error,
+            message_has({"read_idx: '" + p + "'", "declared dims [1024, 1024, 1024] need 1073741824 data bytes",
+                         "more than the size limit of 188160000 bytes", "IdxOptions::max_bytes"}));
+      }
+    }
+  BOOST_CHECK_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 0.5);
+  // With the limit raised, the data is read as it arrives: a clean "truncated" error after
+  // 1 MiB, no 4 GiB allocation.
+  BOOST_CHECK_EXCEPTION(read_idx(gz, IdxOptions().max_bytes(std::uint64_t{1} << 30)), Error,
+                        message_has({"is truncated: expected 1073741840 bytes (uncompressed)", "got 1048592"}));
+}
+
+BOOST_AUTO_TEST_CASE(size_limit_is_configurable) {
+  TempDir dir;
+  const Bytes data = iota_bytes(100, 3);
+  for (bool gz : {false, true}) {
+    BOOST_TEST_CONTEXT("gzipped " << gz) {
+      const std::string p =
+          gz ? dir.write("ten.gz", gzip(make_idx({10, 10}, data))) : dir.write("ten", make_idx({10, 10}, data));
+      // Exactly at the limit: fine; options carry the dtype too.
+      Tensor t = read_idx(p, IdxOptions().max_bytes(100).dtype(float64));
+      BOOST_CHECK(t.dtype() == float64);
+      BOOST_CHECK(t.shape() == Shape({10, 10}));
+      BOOST_CHECK_EQUAL(t.to_vector<double>()[99], static_cast<double>(data[99]));
+      BOOST_CHECK_EXCEPTION(read_idx(p, IdxOptions().max_bytes(99)), Error,
+                            message_has({"read_idx: '" + p + "': declared dims [10, 10] need 100 data bytes",
+                                         "more than the size limit of 99 bytes"}));
+      BOOST_CHECK_EXCEPTION(read_idx(p, IdxOptions().max_bytes(0)), Error,
+                            message_has({"more than the size limit of 0 bytes"}));
+    }
+  }
+  // The datasets pass MnistOptions::max_idx_bytes on to every file they read.
+  write_split(dir, "train", 5, true);  // images [5, 4, 3]: 60 bytes, labels [5]: 5 bytes
+  BOOST_CHECK_EQUAL(MNIST(dir.path.string(), true, MNISTOptions().max_idx_bytes(60)).size(), 5);
+  BOOST_CHECK_EXCEPTION(MNIST(dir.path.string(), true, MNISTOptions().max_idx_bytes(59)), Error,
+                        message_has({"train-images-idx3-ubyte.gz': declared dims [5, 4, 3] need 60 data bytes",
+                                     "more than the size limit of 59 bytes", "MnistOptions::max_idx_bytes"}));
+  BOOST_CHECK_EXCEPTION(FashionMNIST(dir.path.string(), true, FashionMNISTOptions().normalize().max_idx_bytes(4)),
+                        Error, message_has({"more than the size limit of 4 bytes"}));
+}
+
+BOOST_AUTO_TEST_CASE(element_count_overflow_is_an_error) {
+  // dims [2^31, 4, 2^31] multiply to exactly 2^64, which wraps a uint64 to 0: the old
+  // product check passed and the reader went on with a bogus element count.
+  TempDir dir;
+  const IdxOptions no_limit = IdxOptions().max_bytes(std::numeric_limits<std::uint64_t>::max());
+  const std::uint32_t two31 = std::uint32_t{1} << 31;
+  const std::vector<std::vector<std::uint32_t>> cases = {{two31, 4, two31},
+                                                         {two31, two31, two31, two31},
+                                                         {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu},
+                                                         {1u << 16, 1u << 16, 1u << 16, 2}};
+  for (bool gz : {false, true})
+    for (const auto& dims : cases) {
+      BOOST_TEST_CONTEXT("gzipped " << gz << " dims " << fmt::format("{}", dims)) {
+        const Bytes file = make_idx(dims, {});  // no data: only the header can reject it
+        const std::string p = gz ? dir.write("ovf.gz", gzip(file)) : dir.write("ovf", file);
+        BOOST_CHECK_EXCEPTION(read_idx(p, no_limit), Error,
+                              message_has({"read_idx: '" + p + "': declared dims " + fmt::format("{}", dims),
+                                           "describe more than 2^48 elements"}));
+        // With the default limit the limit check names the same dims.
+        BOOST_CHECK_EXCEPTION(read_idx(p), Error, message_has({"declared dims " + fmt::format("{}", dims)}));
+      }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(arbitrary_corruption_throws_only_xgrad_error) {
+  // Every prefix of a plain and a gzipped file and many random byte flips, with the default
+  // and with no size limit: each read either succeeds with the declared shape or throws
+  // xgrad::Error; nothing else escapes (no std::bad_alloc, no crash).
+  TempDir dir;
+  const Bytes file = make_idx({3, 5, 7}, iota_bytes(105, 13));
+  const Bytes gz = gzip(file);
+  const IdxOptions no_limit = IdxOptions().max_bytes(std::numeric_limits<std::uint64_t>::max());
+  int loaded = 0, errors = 0, others = 0;
+  auto attempt = [&](const Bytes& bytes, const char* name) {
+    const std::string p = dir.write(name, bytes);
+    for (const IdxOptions& options : {IdxOptions(), no_limit}) {
+      try {
+        Tensor t = read_idx(p, options);
+        BOOST_CHECK_EQUAL(t.numel(), shape_numel(t.shape()));
+        ++loaded;
+      } catch (const Error&) {
+        ++errors;
+      } catch (const std::exception& e) {
+        ++others;
+        BOOST_ERROR("non-xgrad exception: " << e.what());
+      }
+    }
+  };
+  for (const Bytes* b : {&file, &gz})
+    for (std::size_t n = 0; n < b->size(); ++n)
+      attempt(Bytes(b->begin(), b->begin() + static_cast<std::ptrdiff_t>(n)), "prefix");
+  std::uint32_t s = 2024;
+  auto next = [&] { return (s = s * 1664525u + 1013904223u) >> 8; };
+  for (int i = 0; i < 400; ++i) {
+    Bytes b = i % 2 ? gz : file;
+    const int flips = 1 + static_cast<int>(next() % 3);
+    for (int k = 0; k < flips; ++k) b[next() % b.size()] ^= static_cast<std::uint8_t>(1 + next() % 255);
+    attempt(b, i % 2 ? "flip.gz" : "flip");
+  }
+  BOOST_CHECK_EQUAL(others, 0);
+  BOOST_CHECK_GT(errors, 0);
+  BOOST_TEST_MESSAGE("corruption: " << loaded << " loaded, " << errors << " xgrad::Error");
 }
 
 // ---- the real Fashion-MNIST ----------------------------------------------------------------
