@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <string_view>
 
 #include "update.hpp"
 #include "xgrad/autograd/node.hpp"
@@ -37,19 +39,49 @@ void LBFGSOptions::validate() const {
   }
 }
 
-LBFGS::LBFGS(const std::vector<ParamGroup>& groups, const LBFGSOptions& defaults)
-    : Optimizer(groups, std::make_unique<LBFGSOptions>(defaults)) {
-  if (param_groups_.size() != 1) {
-    throw Error(fmt::format("LBFGS: doesn't support per-parameter options (got {} parameter groups, expected 1)",
-                            param_groups_.size()));
-  }
-  const auto& ps = param_groups_[0].params();
+namespace {
+
+void check_one_dtype(const std::vector<Tensor>& ps) {
   for (const auto& p : ps) {
     if (p.dtype() != ps[0].dtype()) {
       throw Error(
           fmt::format("LBFGS: all parameters must share one dtype, got {} and {}", ps[0].describe(), p.describe()));
     }
   }
+}
+
+// The flat state vectors must match the flattened parameters and the history lists each
+// other: a parameter whose data was replaced by another shape, or a state dict of other
+// parameters, would otherwise be read out of bounds.
+void check_flat_state(const LBFGSParamState& state, std::int64_t numel) {
+  auto check = [&](std::string_view name, std::size_t i, const Tensor& t) {
+    if (t.defined() && t.numel() != numel) {
+      const std::string key = i == SIZE_MAX ? std::string(name) : fmt::format("{}.{}", name, i);
+      throw Error(
+          fmt::format("LBFGS: the state '{}' holds {} elements but the parameters hold {} in all (did a parameter "
+                      "change shape after a step? build a new optimizer, or load a state dict that matches)",
+                      key, t.numel(), numel));
+    }
+  };
+  check("d", SIZE_MAX, state.d);
+  check("prev_flat_grad", SIZE_MAX, state.prev_flat_grad);
+  for (std::size_t i = 0; i < state.old_dirs.size(); ++i) check("old_dirs", i, state.old_dirs[i]);
+  for (std::size_t i = 0; i < state.old_stps.size(); ++i) check("old_stps", i, state.old_stps[i]);
+  if (state.old_stps.size() != state.old_dirs.size() || state.ro.size() != state.old_dirs.size()) {
+    throw Error(fmt::format("LBFGS: the state holds {} old_dirs, {} old_stps and {} ro (they must be as many)",
+                            state.old_dirs.size(), state.old_stps.size(), state.ro.size()));
+  }
+}
+
+}  // namespace
+
+LBFGS::LBFGS(const std::vector<ParamGroup>& groups, const LBFGSOptions& defaults)
+    : Optimizer(groups, std::make_unique<LBFGSOptions>(defaults)) {
+  if (param_groups_.size() != 1) {
+    throw Error(fmt::format("LBFGS: doesn't support per-parameter options (got {} parameter groups, expected 1)",
+                            param_groups_.size()));
+  }
+  check_one_dtype(param_groups_[0].params());
 }
 
 namespace {
@@ -399,6 +431,7 @@ class LBFGSRun {
         }
         // two-loop recursion: q = -H g
         const std::size_t num_old = old_dirs.size();
+        if (al.size() < num_old) al.resize(num_old);  // history_size lowered after a step
         Tensor q = Flat<T>::scaled(flat_grad, -1.0);
         for (std::size_t k = num_old; k-- > 0;) {
           al[k] = Flat<T>::dot(old_stps[k], q) * ro[k];
@@ -475,8 +508,12 @@ Tensor LBFGS::step(const LossClosure& closure) {
   auto& group = param_groups_[0];
   if (group.params().empty()) return evaluate_closure(closure);
   const auto& o = static_cast<const LBFGSOptions&>(group.options());
+  check_one_dtype(group.params());
   NoGradGuard ng;
   auto& state = lazy_state<LBFGSParamState>(group.params()[0], [] { return LBFGSParamState(); });
+  std::int64_t numel = 0;
+  for (const auto& p : group.params()) numel += p.numel();
+  check_flat_state(state, numel);
   Tensor loss;
   detail::dispatch_floating(group.params()[0].dtype(), "LBFGS", [&](auto tag) {
     using T = decltype(tag);

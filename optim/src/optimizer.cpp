@@ -1,5 +1,6 @@
 #include "xgrad/optim/optimizer.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -57,6 +58,9 @@ void check_unit_closed(std::string_view opt, std::string_view option, double val
 Optimizer::Optimizer(std::vector<ParamGroup> groups, std::unique_ptr<OptimizerOptions> defaults)
     : defaults_(std::move(defaults)) {
   defaults_->validate();
+  if (std::all_of(groups.begin(), groups.end(), [](const ParamGroup& g) { return g.params().empty(); })) {
+    throw Error(fmt::format("{}: optimizer got an empty parameter list", name()));
+  }
   for (const auto& g : groups) add_param_group(g);
 }
 
@@ -127,7 +131,71 @@ OptimizerParamState& Optimizer::state(const Tensor& param) {
     throw Error(fmt::format("{}: the parameter {} has no state yet (it has not taken a step)", name(),
                             param.defined() ? param.describe() : std::string("(undefined)")));
   }
+  follow_param_dtype(param, *it->second);
   return *it->second;
+}
+
+namespace {
+
+/// A copy of the state tensor `t` in dtype `d` (in t's own dtype when either is not
+/// floating-point): the one conversion of optimizer state between dtypes.
+Tensor state_copy(const Tensor& t, Dtype d) {
+  NoGradGuard ng;
+  const Tensor src = t.detach();
+  if (t.dtype() == d || !is_floating(t.dtype()) || !is_floating(d)) return src.clone();
+  return src.to(d);
+}
+
+/// Converts every state tensor whose dtype differs from the parameter's (see
+/// Optimizer::follow_param_dtype); calls `fail(key, tensor)`, which throws, for one that
+/// cannot follow.
+class StateFollower : public StateVisitor {
+ public:
+  using Fail = std::function<void(const std::string& key, const Tensor& value)>;
+  StateFollower(const Tensor& param, Fail fail) : param_(param), fail_(std::move(fail)) {}
+  void operator()(std::string_view name, Tensor& value, bool like_param) override {
+    follow(value, like_param, [&] { return std::string(name); });
+  }
+  void operator()(std::string_view, std::int64_t&) override {}
+  void operator()(std::string_view, double&) override {}
+  void operator()(std::string_view name, std::vector<Tensor>& values) override {
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      follow(values[i], false, [&] { return fmt::format("{}.{}", name, i); });
+    }
+  }
+  void operator()(std::string_view, std::vector<double>&) override {}
+
+ private:
+  template <class Key>
+  void follow(Tensor& value, bool like_param, const Key& key) const {
+    if (!value.defined()) return;
+    const bool shape_ok = !like_param || value.shape() == param_.shape();
+    if (shape_ok && value.dtype() == param_.dtype()) return;
+    if (!shape_ok || !is_floating(value.dtype()) || !is_floating(param_.dtype())) fail_(key(), value);
+    value = state_copy(value, param_.dtype());
+  }
+  const Tensor& param_;
+  Fail fail_;
+};
+
+}  // namespace
+
+void Optimizer::follow_param_dtype(const Tensor& param, OptimizerParamState& state) const {
+  StateFollower follower(param, [&](const std::string& key, const Tensor& value) {
+    std::string where = "of a parameter that is in no group";
+    for (std::size_t g = 0; g < param_groups_.size(); ++g) {
+      const auto& ps = param_groups_[g].params();
+      for (std::size_t i = 0; i < ps.size(); ++i) {
+        if (ps[i].impl() == param.impl()) where = fmt::format("of parameter {} in group {}", i, g);
+      }
+    }
+    throw Error(
+        fmt::format("{}: the state '{}' {} is {} but the parameter is now {}: it cannot follow the parameter "
+                    "(was the parameter's data replaced by one of another shape or a non-floating dtype after a "
+                    "step? build a new optimizer, or load a state dict that matches)",
+                    name(), key, where, value.describe(), param.describe()));
+  });
+  state.visit(follower);
 }
 
 Tensor Optimizer::evaluate_closure(const LossClosure& closure) {
@@ -189,23 +257,21 @@ class OptionsReader : public OptionsVisitor {
   std::string_view opt_;
 };
 
-Tensor copy_of(const Tensor& t) {
-  NoGradGuard ng;
-  return t.detach().clone();
-}
-
 class StateWriter : public StateVisitor {
  public:
-  StateWriter(TensorDict& out, std::string prefix) : out_(out), prefix_(std::move(prefix)) {}
+  StateWriter(TensorDict& out, std::string prefix, Dtype param_dtype)
+      : out_(out), prefix_(std::move(prefix)), dtype_(param_dtype) {}
   void operator()(std::string_view name, Tensor& value, bool) override {
-    if (value.defined()) out_[key(name)] = copy_of(value);
+    if (value.defined()) out_[key(name)] = state_copy(value, dtype_);
   }
   void operator()(std::string_view name, std::int64_t& value) override {
     out_[key(name)] = scalar_tensor(static_cast<double>(value), dtype(int64));
   }
   void operator()(std::string_view name, double& value) override { out_[key(name)] = scalar64(value); }
   void operator()(std::string_view name, std::vector<Tensor>& values) override {
-    for (std::size_t i = 0; i < values.size(); ++i) out_[fmt::format("{}.{}", key(name), i)] = copy_of(values[i]);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      out_[fmt::format("{}.{}", key(name), i)] = state_copy(values[i], dtype_);
+    }
   }
   void operator()(std::string_view name, std::vector<double>& values) override {
     for (std::size_t i = 0; i < values.size(); ++i) out_[fmt::format("{}.{}", key(name), i)] = scalar64(values[i]);
@@ -215,6 +281,7 @@ class StateWriter : public StateVisitor {
   std::string key(std::string_view name) const { return fmt::format("{}{}", prefix_, name); }
   TensorDict& out_;
   std::string prefix_;
+  Dtype dtype_;
 };
 
 class StateReader : public StateVisitor {
@@ -229,7 +296,7 @@ class StateReader : public StateVisitor {
       return;
     }
     check_tensor(k, it->second, like_param);
-    value = copy_of(it->second);
+    value = state_copy(it->second, param_.dtype());
   }
   void operator()(std::string_view name, std::int64_t& value) override {
     const std::string k = key(name);
@@ -247,7 +314,7 @@ class StateReader : public StateVisitor {
       auto it = dict_.find(k);
       if (it == dict_.end()) break;
       check_tensor(k, it->second, false);
-      values.push_back(copy_of(it->second));
+      values.push_back(state_copy(it->second, param_.dtype()));
     }
   }
   void operator()(std::string_view name, std::vector<double>& values) override {
@@ -263,7 +330,8 @@ class StateReader : public StateVisitor {
   std::string key(std::string_view name) const { return fmt::format("{}{}", prefix_, name); }
   void check_tensor(const std::string& k, const Tensor& t, bool like_param) const {
     if (!t.defined()) throw Error(fmt::format("{}: load_state_dict: key '{}' is undefined", opt_, k));
-    if (t.dtype() != param_.dtype() || (like_param && t.shape() != param_.shape())) {
+    const bool dtype_ok = t.dtype() == param_.dtype() || (is_floating(t.dtype()) && is_floating(param_.dtype()));
+    if (!dtype_ok || (like_param && t.shape() != param_.shape())) {
       throw Error(fmt::format("{}: load_state_dict: '{}' is {} but its parameter is {}", opt_, k, t.describe(),
                               param_.describe()));
     }
@@ -287,7 +355,7 @@ TensorDict Optimizer::state_dict() const {
       ids.push_back(index);
       auto it = state_.find(p.impl().get());
       if (it != state_.end()) {
-        StateWriter w(out, fmt::format("state.{}.", index));
+        StateWriter w(out, fmt::format("state.{}.", index), p.dtype());
         it->second->visit(w);
       }
       ++index;

@@ -1,8 +1,10 @@
 // The Optimizer base: parameter groups, lazy state, zero_grad, skipping parameters without a
-// gradient, closures, state_dict / load_state_dict / save / load (bit-identical resume).
+// gradient, closures, state_dict / load_state_dict / save / load (bit-identical resume), the
+// empty parameter list, state that follows its parameters' dtype (nn::Module::to).
 #include <filesystem>
 
 #include "optim_test_util.hpp"
+#include "xgrad/nn.hpp"
 
 using namespace xgrad;
 using namespace xgrad::test;
@@ -41,9 +43,210 @@ void train(o::Optimizer& opt, const Tensor& a, const Tensor& b, int steps) {
   }
 }
 
+/// The dtypes of every defined state tensor, by key.
+class StateDtypes : public o::StateVisitor {
+ public:
+  std::vector<std::pair<std::string, Dtype>> found;
+  void operator()(std::string_view name, Tensor& value, bool) override {
+    if (value.defined()) found.emplace_back(std::string(name), value.dtype());
+  }
+  void operator()(std::string_view, std::int64_t&) override {}
+  void operator()(std::string_view, double&) override {}
+  void operator()(std::string_view name, std::vector<Tensor>& values) override {
+    for (std::size_t i = 0; i < values.size(); ++i)
+      found.emplace_back(fmt::format("{}.{}", name, i), values[i].dtype());
+  }
+  void operator()(std::string_view, std::vector<double>&) override {}
+};
+
+/// A Linear(3, 2) with fixed weights, in float32.
+std::shared_ptr<nn::Linear> small_linear() {
+  auto m = std::make_shared<nn::Linear>(3, 2);
+  m->set_tensor("weight", from_vector(Vec{0.5, -1.0, 0.25, 1.5, 0.75, -0.5}, {2, 3}).to(float32));
+  m->set_tensor("bias", from_vector(Vec{0.1, -0.2}, {2}).to(float32));
+  return m;
+}
+
+/// sum((m(x) - t)^2) on 4 fixed samples, in the module's dtype.
+Tensor linear_loss(nn::Linear& m, Dtype dt) {
+  const Tensor x = from_vector(Vec{1.0, 2.0, -1.0, 0.5, -0.5, 1.5, -2.0, 1.0, 0.0, 0.3, 0.7, -1.2}, {4, 3}).to(dt);
+  const Tensor t = from_vector(Vec{1.0, 0.0, -1.0, 2.0, 0.5, 0.5, -0.5, 1.0}, {4, 2}).to(dt);
+  const Tensor e = m(x) - t;
+  return (e * e).sum();
+}
+
+/// A copy of `m` with fresh parameters of the same values (and dtype).
+std::shared_ptr<nn::Linear> copy_of(const nn::Linear& m) {
+  auto c = std::make_shared<nn::Linear>(3, 2);
+  c->set_tensor("weight", m.weight.detach().clone());
+  c->set_tensor("bias", m.bias.detach().clone());
+  return c;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(optimizer)
+
+BOOST_AUTO_TEST_CASE(an_empty_parameter_list_throws) {
+  // As PyTorch's "optimizer got an empty parameter list", prefixed with the optimizer's name.
+  for (const auto& [name, make] : all_optimizers()) {
+    XGRAD_CHECK_THROW_MSG(make({}), fmt::format("{}: optimizer got an empty parameter list", name));
+  }
+  XGRAD_CHECK_THROW_MSG(o::LBFGS(std::vector<Tensor>{}), "LBFGS: optimizer got an empty parameter list");
+  XGRAD_CHECK_THROW_MSG(o::Adam(std::vector<o::ParamGroup>{}), "Adam: optimizer got an empty parameter list");
+  XGRAD_CHECK_THROW_MSG(o::SGD(std::vector<o::ParamGroup>{o::ParamGroup(std::vector<Tensor>{})}, o::SGDOptions(0.1)),
+                        "SGD: optimizer got an empty parameter list");
+  // An empty group next to a non-empty one, or added later, is accepted (as in PyTorch).
+  Tensor x = from_vector(Vec{1.0, 2.0}, {2}, true);
+  o::Adam opt({o::ParamGroup(std::vector<Tensor>{}), o::ParamGroup({x})}, o::AdamOptions(0.1));
+  opt.add_param_group(o::ParamGroup(std::vector<Tensor>{}));
+  BOOST_CHECK_EQUAL(opt.param_groups().size(), 3u);
+  (x * x).sum().backward();
+  opt.step();
+  BOOST_CHECK(opt.has_state(x));
+}
+
+BOOST_AUTO_TEST_CASE(state_follows_module_to_for_every_optimizer) {
+  // Steps in one dtype, nn::Module::to the other, more steps. The state must follow the
+  // parameters, and the run must equal, bit for bit, a fresh optimizer over fresh parameters of
+  // the new dtype that loads the state saved before the conversion (load_state_dict casts it).
+  for (const auto& [from, to] : {std::pair{float32, float64}, std::pair{float64, float32}}) {
+    for (const auto& [name, make] : all_optimizers()) {
+      const std::string label = fmt::format("{} ({} -> {})", name, dtype_name(from), dtype_name(to));
+      auto model = small_linear();
+      model->to(from);
+      auto opt = make(model->parameters());
+      for (int s = 0; s < 2; ++s) {
+        opt->zero_grad();
+        linear_loss(*model, from).backward();
+        opt->step();
+      }
+      const TensorDict saved = opt->state_dict();
+      model->to(to);
+      auto ref = copy_of(*model);
+      auto ref_opt = make(ref->parameters());
+      ref_opt->load_state_dict(saved);
+      for (int s = 0; s < 3; ++s) {
+        for (auto [m, op] : {std::pair{model.get(), opt.get()}, std::pair{ref.get(), ref_opt.get()}}) {
+          op->zero_grad();
+          linear_loss(*m, to).backward();
+          BOOST_CHECK_NO_THROW(op->step());
+        }
+      }
+      BOOST_CHECK_MESSAGE(model->weight.dtype() == to, label);
+      BOOST_CHECK_MESSAGE(
+          max_abs_diff(model->weight, ref->weight) == 0.0 && max_abs_diff(model->bias, ref->bias) == 0.0,
+          label << ": differs from a fresh optimizer loading the state");
+      for (const Tensor& p : model->parameters()) {
+        StateDtypes v;
+        opt->state(p).visit(v);
+        BOOST_CHECK_MESSAGE(!v.found.empty(), label << ": no state tensors");
+        for (const auto& [key, dt] : v.found) {
+          BOOST_CHECK_MESSAGE(dt == to, label << ": state '" << key << "' is " << dtype_name(dt));
+        }
+      }
+      for (const auto& [key, t] : opt->state_dict()) {
+        if (key.rfind("state.", 0) == 0 && is_floating(t.dtype()) && t.numel() > 1) {
+          BOOST_CHECK_MESSAGE(t.dtype() == to, label << ": state_dict '" << key << "' is " << dtype_name(t.dtype()));
+        }
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(state_dict_and_state_follow_before_the_next_step) {
+  // Converted parameters, no step yet: state_dict() writes the state in the new dtype and
+  // state() returns it converted.
+  auto model = small_linear();
+  o::SGD opt(model->parameters(), o::SGDOptions(0.1).momentum(0.9));
+  linear_loss(*model, float32).backward();
+  opt.step();
+  const Vec buf32 =
+      static_cast<o::SGDParamState&>(opt.state(model->weight)).momentum_buffer.to(float64).to_vector<double>();
+  model->to(float64);
+  const TensorDict sd = opt.state_dict();
+  BOOST_CHECK(sd.at("state.0.momentum_buffer").dtype() == float64);
+  const Tensor& buf = static_cast<o::SGDParamState&>(opt.state(model->weight)).momentum_buffer;
+  BOOST_CHECK(buf.dtype() == float64);
+  BOOST_CHECK(buf.to_vector<double>() == buf32);  // float32 -> float64 is exact
+}
+
+BOOST_AUTO_TEST_CASE(lbfgs_state_follows_module_to) {
+  // LBFGS keeps flat vectors (direction, previous gradient, history) on its first parameter.
+  const auto opts = o::LBFGSOptions(0.5).max_iter(4).history_size(3);
+  auto model = small_linear();
+  o::LBFGS opt(model->parameters(), opts);
+  auto closure_for = [](o::Optimizer& op, nn::Linear& m, Dtype dt) {
+    return [&op, &m, dt] {
+      op.zero_grad();
+      Tensor l = linear_loss(m, dt);
+      l.backward();
+      return l;
+    };
+  };
+  opt.step(closure_for(opt, *model, float32));
+  const TensorDict saved = opt.state_dict();
+  model->to(float64);
+  auto ref = copy_of(*model);
+  o::LBFGS ref_opt(ref->parameters(), opts);
+  ref_opt.load_state_dict(saved);
+  for (int s = 0; s < 2; ++s) {
+    BOOST_CHECK_NO_THROW(opt.step(closure_for(opt, *model, float64)));
+    BOOST_CHECK_NO_THROW(ref_opt.step(closure_for(ref_opt, *ref, float64)));
+  }
+  BOOST_CHECK(max_abs_diff(model->weight, ref->weight) == 0.0 && max_abs_diff(model->bias, ref->bias) == 0.0);
+  const auto& st = static_cast<o::LBFGSParamState&>(opt.state(model->weight));
+  BOOST_REQUIRE(!st.old_dirs.empty());
+  StateDtypes v;
+  opt.state(model->weight).visit(v);
+  for (const auto& [key, dt] : v.found) BOOST_CHECK_MESSAGE(dt == float64, "'" << key << "' is " << dtype_name(dt));
+  BOOST_CHECK(std::isfinite(model->weight.sum().item<double>()));
+
+  // Converting only some parameters: LBFGS needs one dtype for all.
+  model->set_tensor("bias", model->bias.detach().to(float32));
+  XGRAD_CHECK_THROW_MSG(opt.step(closure_for(opt, *model, float64)), "LBFGS: all parameters must share one dtype");
+  // A parameter replaced by another shape: the flat state no longer fits.
+  model->set_tensor("bias", zeros({5}, dtype(float64)));
+  XGRAD_CHECK_THROW_MSG(opt.step(closure_for(opt, *model, float64)),
+                        "LBFGS: the state 'd' holds 8 elements but the parameters hold 11 in all");
+}
+
+BOOST_AUTO_TEST_CASE(state_that_cannot_follow_its_parameter_throws_at_step) {
+  auto model = small_linear();
+  o::Adam opt(model->parameters(), o::AdamOptions(0.1));
+  linear_loss(*model, float32).backward();
+  opt.step();
+  // The bias replaced by one of another shape (and dtype): its state cannot be converted.
+  model->set_tensor("bias", zeros({5}, dtype(float64)));
+  model->weight.set_grad(Tensor());
+  model->bias.set_grad(ones({5}, dtype(float64)));
+  XGRAD_CHECK_THROW_MSG(opt.step(),
+                        "Adam: the state 'exp_avg' of parameter 1 in group 0 is Tensor(shape=[2], dtype=float32) but "
+                        "the parameter is now Tensor(shape=[5], dtype=float64)");
+}
+
+BOOST_AUTO_TEST_CASE(load_state_dict_casts_state_saved_in_another_dtype) {
+  Tensor a = from_vector(Vec{0.3, -1.7, 2.1}, {3}, true);
+  o::Adam src({a}, o::AdamOptions(0.1));
+  for (int s = 0; s < 3; ++s) {
+    src.zero_grad();
+    (a * a * a).sum().backward();
+    src.step();
+  }
+  TensorDict sd = src.state_dict();
+  BOOST_REQUIRE(sd.at("state.0.exp_avg").dtype() == float64);
+  Tensor b = zeros({3}).to(float32).requires_grad_(true);
+  o::Adam dst({b}, o::AdamOptions(0.1));
+  dst.load_state_dict(sd);
+  const auto& st = static_cast<o::AdamParamState&>(dst.state(b));
+  BOOST_CHECK(st.exp_avg.dtype() == float32 && st.exp_avg_sq.dtype() == float32);
+  BOOST_CHECK_EQUAL(st.step, 3);
+  BOOST_CHECK(max_abs_diff(st.exp_avg, sd.at("state.0.exp_avg").to(float32)) == 0.0);
+  // A state tensor that is not floating-point is refused.
+  sd["state.0.exp_avg"] = zeros({3}, dtype(int64));
+  XGRAD_CHECK_THROW_MSG(dst.load_state_dict(sd),
+                        "'state.0.exp_avg' is Tensor(shape=[3], dtype=int64) but its parameter is");
+}
 
 BOOST_AUTO_TEST_CASE(param_groups_with_different_lr_and_weight_decay) {
   // Group 0 uses the defaults (lr 0.1, no decay), group 1 its own (lr 0.01, decay 0.5).

@@ -23,8 +23,10 @@
 // tolerance_change 1e-9, history_size 100, line_search_fn none.
 // Throws xgrad::Error: lr < 0, max_iter < 1, max_eval < 1, history_size < 1, negative
 // tolerances, a line_search_fn other than "strong_wolfe", more than one parameter group,
-// parameters of different dtypes, step() without a closure, a closure returning anything
-// but a one-element tensor.
+// no parameter at all, parameters of different dtypes (also at step(), e.g. after converting
+// only some of them), step() without a closure, a closure returning anything but a
+// one-element tensor, a state whose flat vectors do not match the parameters' total size.
+// When all parameters change dtype together (nn::Module::to) the state follows them.
 #pragma once
 
 #include <optional>

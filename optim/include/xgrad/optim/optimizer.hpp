@@ -10,20 +10,31 @@
 //       xgrad::optim::AdamOptions(1e-3).weight_decay(1e-2));
 //   for (...) { opt.zero_grad(); loss(...).backward(); opt.step(); }
 //
-// step() runs under NoGradGuard and skips parameters whose .grad() is undefined. The update
-// loops are fused (one pass per element over the raw float32/float64 data) and run on TBB
-// above 32768 elements. Arithmetic follows PyTorch's single-tensor implementation, scalars
-// (bias corrections, step sizes) in double, element math in the parameter's dtype.
+// Constructing an optimizer without any parameter throws "<Name>: optimizer got an empty
+// parameter list" (as PyTorch). step() runs under NoGradGuard and skips parameters whose
+// .grad() is undefined. The update loops are fused (one pass per element over the raw
+// float32/float64 data) and run on TBB above 32768 elements. Arithmetic follows PyTorch's
+// single-tensor implementation, scalars (bias corrections, step sizes) in double, element
+// math in the parameter's dtype.
 //
 // state_dict() is a TensorDict (see xgrad/autograd/serialize.hpp) that save_safetensors writes:
 //   "param_groups.<g>.params"       1-d int64: the global indices of the group's parameters
 //   "param_groups.<g>.<option>"     0-d float64 per hyper-parameter (bools as 0/1)
 //   "param_groups.<g>.initial_lr"   0-d float64, when an LR scheduler set it
 //   "state.<i>.<field>"             per-parameter state of the i-th parameter (counting
-//                                   through the groups in order): tensors as they are, step
-//                                   counts as 0-d int64, scalars as 0-d float64.
+//                                   through the groups in order): tensors as they are (in
+//                                   the parameter's dtype), step counts as 0-d int64,
+//                                   scalars as 0-d float64.
 // Loading it into an optimizer of the same kind over the same parameter layout and
 // continuing gives bit-identical parameters to a run that never stopped.
+//
+// State tensors always have their parameter's dtype. When a parameter changes dtype in place
+// after its first step (nn::Module::to), the next step() or state() converts its state
+// tensors to the new dtype (as PyTorch's load_state_dict casts state to its parameter's
+// dtype); state_dict() writes them in the parameter's current dtype and load_state_dict()
+// casts floating state tensors saved in another dtype. A state tensor that cannot follow its
+// parameter (the parameter's shape changed, or it is no longer floating-point) makes step()
+// throw an xgrad::Error naming the optimizer, the state key and the parameter.
 #pragma once
 
 #include <cstdint>
@@ -100,11 +111,13 @@ class OptimizerCloneableOptions : public OptimizerOptions {
   }
 };
 
-/// Visits the fields of a per-parameter state struct.
+/// Visits the fields of a per-parameter state struct. Every state tensor has its parameter's
+/// dtype (the base class converts them when the parameter's dtype changes).
 class StateVisitor {
  public:
   virtual ~StateVisitor() = default;
-  /// A state tensor; `like_param`: same shape and dtype as the parameter (checked on load).
+  /// A state tensor; `like_param`: same shape as the parameter (checked on load and at each
+  /// step), otherwise any shape (e.g. LBFGS's flat vectors).
   virtual void operator()(std::string_view name, Tensor& value, bool like_param = true) = 0;
   virtual void operator()(std::string_view name, std::int64_t& value) = 0;
   virtual void operator()(std::string_view name, double& value) = 0;
@@ -188,34 +201,48 @@ class Optimizer {
   std::string_view name() const { return defaults_->optimizer_name(); }
   /// Whether a parameter has state yet (after its first step).
   bool has_state(const Tensor& param) const;
-  /// The state of a parameter (throws when it has none yet).
+  /// The state of a parameter, its tensors in the parameter's current dtype. Throws when it
+  /// has none yet, or when the state cannot follow the parameter (see the top of this header).
   OptimizerParamState& state(const Tensor& param);
 
   /// See the layout at the top of this header. Tensors are copies.
   TensorDict state_dict() const;
-  /// Restores hyper-parameters and per-parameter state. Throws xgrad::Error when the number
+  /// Restores hyper-parameters and per-parameter state; floating state tensors saved in
+  /// another dtype are cast to their parameter's dtype. Throws xgrad::Error when the number
   /// of groups or of parameters per group differs, a key is missing, or a state tensor's
-  /// shape or dtype does not match its parameter. On error the optimizer is unchanged.
+  /// shape does not match its parameter or it is not floating-point. On error the optimizer
+  /// is unchanged.
   void load_state_dict(const TensorDict& dict);
   /// state_dict() written with save_safetensors (atomically), and read back.
   void save(const std::string& path) const;
   void load(const std::string& path);
 
  protected:
+  /// Validates the defaults and adds the groups (see add_param_group). Throws xgrad::Error
+  /// "<Name>: optimizer got an empty parameter list" when the groups hold no parameter at all
+  /// (as PyTorch; an empty group next to non-empty ones, or added later, is accepted).
   Optimizer(std::vector<ParamGroup> groups, std::unique_ptr<OptimizerOptions> defaults);
   /// A fresh, empty state struct of this optimizer's kind (for load_state_dict).
   virtual std::unique_ptr<OptimizerParamState> make_state() const = 0;
   /// Runs the closure (if any) with grad mode on.
   static Tensor evaluate_closure(const LossClosure& closure);
-  /// The state of `param`, created with `init` on first use.
+  /// The state of `param`, created with `init` on first use; an existing state's tensors are
+  /// first brought to the parameter's dtype (follow_param_dtype).
   template <class State, class Init>
   State& lazy_state(const Tensor& param, Init&& init) {
     auto it = state_.find(param.impl().get());
     if (it == state_.end()) {
       it = state_.emplace(param.impl().get(), std::make_unique<State>(init())).first;
+    } else {
+      follow_param_dtype(param, *it->second);
     }
     return static_cast<State&>(*it->second);
   }
+  /// Converts the state tensors of `param` whose dtype differs from the parameter's to the
+  /// parameter's dtype, in place. Throws xgrad::Error naming the optimizer, the state key and
+  /// the parameter (group, index, shape, dtype) when a tensor cannot follow: its parameter's
+  /// shape changed (for tensors shaped like the parameter) or it is no longer floating-point.
+  void follow_param_dtype(const Tensor& param, OptimizerParamState& state) const;
 
   std::vector<ParamGroup> param_groups_;
   std::unordered_map<const TensorImpl*, std::unique_ptr<OptimizerParamState>> state_;
