@@ -13,6 +13,7 @@
 #include "kernel.hpp"
 #include "xgrad/autograd/linalg.hpp"
 #include "xgrad/autograd/shape.hpp"
+#include "xgrad/autograd/threading.hpp"
 
 namespace xgrad {
 
@@ -23,8 +24,11 @@ using Grads = std::vector<Tensor>;
 // Multiply-adds at or below which a block is a plain loop: measured, OpenBLAS's call overhead
 // is ~0.1 us and it wins from about 8x8x8 on.
 constexpr std::int64_t kNaiveMacs = 512;
-// Multiply-adds below which a product runs whole on the calling thread (~64^3).
-constexpr std::int64_t kParallelMacs = 64 * 64 * 64;
+// Multiply-adds below which a product runs whole on the calling thread (~100^3, ~10 us):
+// below it, the cut and the tasks cost about what a second thread would save.
+constexpr std::int64_t kParallelMacs = std::int64_t{1} << 20;
+// A lone matrix is cut in two rows of blocks when each keeps at least this many rows.
+constexpr std::int64_t kMinRowBlock = 128;
 // Row/column blocks are multiples of this (OpenBLAS micro-kernel tiles divide it).
 constexpr std::int64_t kBlockAlign = 16;
 // At most this many blocks per product: enough to balance 16 threads.
@@ -175,9 +179,12 @@ Grid product_grid(std::int64_t nbatch, std::int64_t n, std::int64_t m, std::int6
         best_c = pc;
       }
   if (nbatch == 1 && best_r * best_c == 1) {
-    if (m >= n && max_c >= 2) best_c = 2;
-    else if (max_r >= 2) best_r = 2;
-    else if (max_c >= 2) best_c = 2;
+    // Measured on MLP-sized products: halving the rows costs least once the halves keep at
+    // least kMinRowBlock rows; thinner row blocks run gemm's kernels less efficiently.
+    if (n >= 2 * kMinRowBlock || max_c < 2)
+      best_r = std::min<std::int64_t>(2, max_r);
+    else
+      best_c = 2;
   }
   auto block = [](std::int64_t len, std::int64_t parts) {
     const std::int64_t b = (len + parts - 1) / parts;
@@ -221,7 +228,7 @@ void product_kernel(const T* A, const T* B, T* C, bool ta, bool tb, const Produc
                   C + bi * c_mat + r0 * m + c0, m);
   };
   const std::int64_t tasks = nbatch * per_matrix;
-  if (nbatch * n * m * k < kParallelMacs) {
+  if (nbatch * n * m * k < kParallelMacs || get_num_threads() == 1) {  // the same blocks in turn
     for (std::int64_t t = 0; t < tasks; ++t) run_block(t);
     return;
   }
