@@ -98,7 +98,11 @@ void* allocate_buffer(std::size_t n) {
       return p;
     }
   }
-  return ::operator new(cls, std::align_val_t{kAlign});
+  // nothrow: a failed request (e.g. beyond the address space) must come back as bad_alloc
+  // for make_tensor to report, also under AddressSanitizer, whose throwing new aborts.
+  void* p = ::operator new(cls, std::align_val_t{kAlign}, std::nothrow);
+  if (!p) throw std::bad_alloc();
+  return p;
 }
 
 void free_buffer(void* p, std::size_t n) noexcept {

@@ -1,4 +1,6 @@
 // Shape ops that share storage (reshape, view, flatten, squeeze, unsqueeze) and expand.
+#include <algorithm>
+
 #include "kernel.hpp"
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/shape.hpp"
@@ -30,6 +32,7 @@ Tensor reshape(const Tensor& a, const Shape& shape) {
   detail::check_defined(a, "reshape");
   Shape s = shape;
   std::int64_t known = 1, infer = -1;
+  bool overflow = false;  // no tensor has that many elements (unless a size is 0)
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == -1) {
       if (infer >= 0) throw Error(fmt::format("reshape: only one dimension can be inferred, got shape {}", shape));
@@ -37,9 +40,15 @@ Tensor reshape(const Tensor& a, const Shape& shape) {
     } else if (s[i] < 0) {
       throw Error(fmt::format("reshape: invalid shape dimension {} in {}", s[i], shape));
     } else {
-      known *= s[i];
+      overflow = __builtin_mul_overflow(known, s[i], &known) || overflow;
     }
   }
+  if (std::find(s.begin(), s.end(), 0) != s.end()) {
+    known = 0;
+    overflow = false;
+  }
+  if (overflow)
+    throw Error(fmt::format("reshape: shape {} is invalid for input of size {} (shape {})", shape, a.numel(), a.shape()));
   if (infer >= 0) {
     if (known == 0 || a.numel() % known != 0)
       throw Error(fmt::format("reshape: shape {} is invalid for input of size {} (shape {})", shape, a.numel(),
