@@ -8,8 +8,9 @@
 // iterations, then S samples of I iterations each, and prints one line per sample,
 // `sample <seconds per iteration>`, flushed as it goes. Optional extra lines: `ref <seconds>`
 // (matmul_1024: a raw single-thread cblas_sgemm of the same product), `rss_kib <step> <KiB>`
-// and `hwm_kib <KiB>` (the mlp_step_rss loop), `note <text>`. A worker that fails prints
-// `error <message>` and exits with status 1.
+// and `hwm_kib <KiB>` (the mlp_step_rss loop), `batches <n>` (fashion_mlp_epoch: batches in
+// a timed epoch), `note <text>`. A worker that fails prints `error <message>` and exits with
+// status 1.
 #pragma once
 
 #include <chrono>

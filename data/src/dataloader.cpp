@@ -15,6 +15,7 @@
 
 #include "common.hpp"
 #include "xgrad/autograd/node.hpp"
+#include "xgrad/autograd/threading.hpp"
 
 namespace xgrad::data {
 
@@ -27,10 +28,11 @@ constexpr std::size_t kParallelBytes = std::size_t{1} << 17;
 constexpr std::size_t kChunkBytes = std::size_t{1} << 16;
 
 /// f(i) for every example i in [0, b): serially, or over TBB tasks of at least `grain`
-/// examples.
+/// examples. With a budget of one thread TBB would run the tasks inline anyway, after a
+/// detour through its partitioner: the loop runs directly.
 template <class F>
 void for_examples(std::int64_t b, bool parallel, std::int64_t grain, const F& f) {
-  if (!parallel || b <= grain) {
+  if (!parallel || b <= grain || get_num_threads() == 1) {
     for (std::int64_t i = 0; i < b; ++i) f(i);
     return;
   }
@@ -146,7 +148,7 @@ struct EpochState {
   std::vector<std::int64_t> order;
   std::int64_t batch_size = 1;
   std::int64_t num_batches = 0;
-  bool prefetch = true;
+  bool background = true;  // collate batch k + 1 in a TBB task while the caller has batch k
   bool parallel = true;
 
   std::int64_t current = 0;
@@ -204,15 +206,27 @@ struct EpochState {
     return std::move(next);
   }
 
-  /// Makes batch k the current one and starts preparing batch k + 1.
+  /// Makes batch k the current one and, in the background, starts preparing batch k + 1.
+  /// An error ends the epoch, whichever thread collated the batch.
   void advance_to(std::int64_t k) {
     current = k;
     if (k >= num_batches) {
       batch = Batch();
       return;
     }
-    batch = (prefetch && pending) ? take() : collate_batch(k);
-    if (prefetch && k + 1 < num_batches) launch(k + 1);
+    if (pending) {
+      batch = take();
+    } else {
+      // Drop the previous batch first: the new one can take over its (warm) buffers.
+      batch = Batch();
+      try {
+        batch = collate_batch(k);
+      } catch (...) {
+        current = num_batches;
+        throw;
+      }
+    }
+    if (background && k + 1 < num_batches) launch(k + 1);
   }
 };
 
@@ -251,7 +265,11 @@ DataLoader::Iterator DataLoader::begin() {
   ++epoch_;
   state->batch_size = options_.batch_size_;
   state->num_batches = size();
-  state->prefetch = options_.prefetch_;
+  // Prefetching needs a thread besides the caller's, and pays for get() calls only: a gather
+  // of tensor rows is bound by memory traffic and, in the background, holds up the caller's
+  // parallel kernels for longer than it takes inline (see the header).
+  const bool gather = dataset_->tensor_rows().has_value();
+  state->background = options_.prefetch_ && !gather && get_num_threads() > 1;
   state->parallel = options_.parallel_;
   state->advance_to(0);
   return Iterator(std::move(state));

@@ -1,9 +1,12 @@
 // DataLoader and collate: coverage of every example, shuffling, drop_last, parallel and
-// background collation, early exits, errors.
+// background collation, prefetch within the thread budget, early exits, errors.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <mutex>
 #include <numeric>
+#include <optional>
+#include <thread>
 
 #include "test_util.hpp"
 #include "xgrad/data.hpp"
@@ -32,6 +35,75 @@ class Opaque : public Dataset {
  private:
   std::shared_ptr<const Dataset> d_;
 };
+
+/// Forwards to another dataset through get() only, and records which indices were fetched
+/// and on which threads.
+class Recording : public Dataset {
+ public:
+  explicit Recording(std::shared_ptr<const Dataset> d) : d_(std::move(d)) {}
+  std::int64_t size() const override { return d_->size(); }
+  /// The indices fetched so far, sorted.
+  std::vector<std::int64_t> fetched() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<std::int64_t> out = fetched_;
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  /// True when every get() so far ran on thread `id`.
+  bool all_on(std::thread::id id) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return std::all_of(threads_.begin(), threads_.end(), [&](std::thread::id t) { return t == id; });
+  }
+
+ protected:
+  Example get_unchecked(std::int64_t i) const override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      fetched_.push_back(i);
+      threads_.push_back(std::this_thread::get_id());
+    }
+    return d_->get(i);
+  }
+
+ private:
+  std::shared_ptr<const Dataset> d_;
+  mutable std::mutex mutex_;
+  mutable std::vector<std::int64_t> fetched_;
+  mutable std::vector<std::thread::id> threads_;
+};
+
+/// A TensorDataset that counts how often its rows were asked for (once per collated batch).
+class CountingRows : public TensorDataset {
+ public:
+  using TensorDataset::TensorDataset;
+  std::optional<TensorRows> tensor_rows() const override {
+    ++calls;
+    return TensorDataset::tensor_rows();
+  }
+  mutable std::atomic<int> calls{0};
+};
+
+/// Sets the thread budget for a scope.
+class ThreadBudget {
+ public:
+  explicit ThreadBudget(int n) : before_(get_num_threads()) { set_num_threads(n); }
+  ~ThreadBudget() { set_num_threads(before_); }
+  ThreadBudget(const ThreadBudget&) = delete;
+  ThreadBudget& operator=(const ThreadBudget&) = delete;
+
+ private:
+  int before_;
+};
+
+/// The dataset indices of batches [first, last) of epoch `epoch`, sorted.
+std::vector<std::int64_t> order_of_batches(const DataLoader& loader, std::int64_t epoch, std::int64_t first,
+                                           std::int64_t last) {
+  const std::vector<std::int64_t> order = loader.epoch_order(epoch);
+  const std::int64_t b = loader.options().batch_size_;
+  std::vector<std::int64_t> out(order.begin() + first * b, order.begin() + last * b);
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 /// Examples whose data shape depends on the index (cannot be stacked), or which throw.
 class Awkward : public Dataset {
@@ -283,19 +355,110 @@ BOOST_AUTO_TEST_CASE(early_break_is_safe) {
 }
 
 BOOST_AUTO_TEST_CASE(works_on_one_thread) {
-  // With one thread the background task runs when the iterator waits for it: no deadlock.
-  const int before = get_num_threads();
-  set_num_threads(1);
-  DataLoader loader(std::make_shared<Opaque>(rows_dataset(40)), DataLoaderOptions(8).shuffle(true));
+  // With one thread (prefetch on by default) every batch is collated inline: no deadlock.
   std::vector<std::int64_t> seen;
-  for (const Batch& b : loader) {
-    check_batch_contents(b, 3);
-    seen.insert(seen.end(), b.indices.begin(), b.indices.end());
+  {
+    ThreadBudget one(1);
+    DataLoader loader(std::make_shared<Opaque>(rows_dataset(40)), DataLoaderOptions(8).shuffle(true));
+    for (const Batch& b : loader) {
+      check_batch_contents(b, 3);
+      seen.insert(seen.end(), b.indices.begin(), b.indices.end());
+    }
   }
-  set_num_threads(before);
   std::sort(seen.begin(), seen.end());
   BOOST_CHECK_EQUAL(seen.size(), 40u);
   BOOST_CHECK(std::adjacent_find(seen.begin(), seen.end()) == seen.end());
+}
+
+BOOST_AUTO_TEST_CASE(prefetch_at_one_thread_collates_on_the_calling_thread) {
+  // A budget of one thread leaves none for a background task: with prefetch on, batch k is
+  // collated by operator++ on the calling thread, when it is needed, and not one ahead.
+  ThreadBudget one(1);
+  auto recording = std::make_shared<Recording>(rows_dataset(40));
+  DataLoader loader(recording, DataLoaderOptions(8).shuffle(true).seed(4).prefetch(true));
+  {
+    auto it = loader.begin();
+    BOOST_CHECK(recording->fetched() == order_of_batches(loader, 0, 0, 1));  // batch 0 only
+    ++it;
+    BOOST_CHECK(recording->fetched() == order_of_batches(loader, 0, 0, 2));
+    check_batch_contents(*it, 3);
+  }
+  BOOST_CHECK(recording->fetched() == order_of_batches(loader, 0, 0, 2));  // nothing was pending
+  BOOST_CHECK(recording->all_on(std::this_thread::get_id()));
+}
+
+BOOST_AUTO_TEST_CASE(prefetch_with_two_threads_prepares_the_next_batch) {
+  // With a second thread, begin() already launches batch 1; the iterator's destructor waits
+  // for it, so it has been collated once the iterator is gone (by whichever thread).
+  ThreadBudget two(2);
+  auto recording = std::make_shared<Recording>(rows_dataset(40));
+  DataLoader loader(recording, DataLoaderOptions(8).shuffle(true).seed(4).prefetch(true));
+  { auto it = loader.begin(); }
+  BOOST_CHECK(recording->fetched() == order_of_batches(loader, 0, 0, 2));
+  // Without prefetch, only what was asked for.
+  auto lazy = std::make_shared<Recording>(rows_dataset(40));
+  DataLoader off(lazy, DataLoaderOptions(8).shuffle(true).seed(4).prefetch(false));
+  { auto it = off.begin(); }
+  BOOST_CHECK(lazy->fetched() == order_of_batches(off, 0, 0, 1));
+}
+
+BOOST_AUTO_TEST_CASE(tensor_rows_are_gathered_inline) {
+  // A batch of tensor rows is a memory-bound gather: even with prefetch and two threads it is
+  // collated when needed, on the calling thread, exactly as without prefetch (a background
+  // task would have collated batch 1 by the time the iterator is gone).
+  ThreadBudget two(2);
+  auto x = arange(0, 120.0).reshape({40, 3});
+  auto y = arange(0, 40.0, 1.0, dtype(int64));
+  auto on = std::make_shared<CountingRows>(x, y), off = std::make_shared<CountingRows>(x, y);
+  DataLoader with(on, DataLoaderOptions(8).shuffle(true).prefetch(true));
+  DataLoader without(off, DataLoaderOptions(8).shuffle(true).prefetch(false));
+  { auto it = with.begin(); }
+  { auto it = without.begin(); }
+  BOOST_CHECK_EQUAL(on->calls.load(), off->calls.load());
+  std::int64_t batches = 0;
+  for (const Batch& b : with) {
+    check_batch_contents(b, 3);
+    ++batches;
+  }
+  BOOST_CHECK_EQUAL(batches, 5);
+}
+
+BOOST_AUTO_TEST_CASE(same_batches_at_every_thread_count) {
+  // The batches depend on the seed and the epoch only: not on the thread budget, prefetch or
+  // parallel collation (1 thread without prefetch is the reference).
+  auto ds = std::make_shared<TensorDataset>(randn({300, 40}), randint(0, 5, {300}));
+  for (auto dataset :
+       {std::shared_ptr<const Dataset>(ds), std::shared_ptr<const Dataset>(std::make_shared<Opaque>(ds))}) {
+    std::vector<std::vector<Batch>> reference;
+    {
+      ThreadBudget one(1);
+      DataLoader loader(dataset, DataLoaderOptions(32).shuffle(true).seed(21).prefetch(false).parallel(false));
+      for (int epoch = 0; epoch < 2; ++epoch) {
+        reference.emplace_back();
+        for (Batch& b : loader) reference.back().push_back(std::move(b));
+      }
+    }
+    for (int threads : {1, 2, 3})
+      for (bool prefetch : {false, true})
+        for (bool parallel : {false, true}) {
+          BOOST_TEST_CONTEXT("threads " << threads << " prefetch " << prefetch << " parallel " << parallel) {
+            ThreadBudget budget(threads);
+            DataLoader loader(dataset,
+                              DataLoaderOptions(32).shuffle(true).seed(21).prefetch(prefetch).parallel(parallel));
+            for (std::size_t epoch = 0; epoch < reference.size(); ++epoch) {
+              std::size_t k = 0;
+              for (const Batch& b : loader) {
+                BOOST_REQUIRE_LT(k, reference[epoch].size());
+                const Batch& r = reference[epoch][k++];
+                BOOST_CHECK(b.indices == r.indices);
+                BOOST_CHECK(bit_equal(b.data, r.data));
+                BOOST_CHECK(bit_equal(b.target, r.target));
+              }
+              BOOST_CHECK_EQUAL(k, reference[epoch].size());
+            }
+          }
+        }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(errors) {
@@ -327,6 +490,25 @@ BOOST_AUTO_TEST_CASE(errors) {
   // Serial, without prefetch: same message.
   DataLoader serial(std::make_shared<Awkward>(8, 5, false), DataLoaderOptions(2).prefetch(false).parallel(false));
   XGRAD_CHECK_THROW_MSG(epoch_batches(serial), "Awkward: example 5 is broken");
+
+  // Whoever collated the failing batch (a background task, or the caller: no prefetch, or
+  // one thread), the error ends the epoch, and the next epoch starts afresh.
+  for (int threads : {1, 2})
+    for (bool prefetch : {false, true}) {
+      BOOST_TEST_CONTEXT("threads " << threads << " prefetch " << prefetch) {
+        ThreadBudget budget(threads);
+        DataLoader broken(std::make_shared<Awkward>(8, 5, false), DataLoaderOptions(2).prefetch(prefetch));
+        auto it = broken.begin();
+        ++it;
+        BOOST_CHECK_EQUAL(it.batch_index(), 1);
+        XGRAD_CHECK_THROW_MSG(++it, "Awkward: example 5 is broken");
+        BOOST_CHECK(it == broken.end());
+        XGRAD_CHECK_THROW_MSG(*it, "past the last batch");
+        auto again = broken.begin();
+        BOOST_CHECK_EQUAL(again.batch_index(), 0);
+        BOOST_CHECK_EQUAL(again->size(), 2);
+      }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(batches_have_no_history) {
