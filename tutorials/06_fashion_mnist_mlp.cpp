@@ -177,8 +177,7 @@ RunResult train(const RunConfig& cfg) {
   optim::Adam optimizer(model.parameters(), optim::AdamOptions(cfg.lr));
   optim::CosineAnnealingLR scheduler(optimizer, cfg.epochs);  // lr: 1e-3 -> 0 along a half cosine
   nn::CrossEntropyLoss criterion;                             // log_softmax + NLL, fused
-  data::DataLoader loader(cfg.train,
-                          data::DataLoaderOptions(cfg.batch_size).shuffle(true).seed(cfg.seed).prefetch(true));
+  data::DataLoader loader(cfg.train, data::DataLoaderOptions(cfg.batch_size).shuffle(true).seed(cfg.seed));
 
   int start_epoch = 0;
   if (!cfg.resume.empty()) {
@@ -196,7 +195,7 @@ RunResult train(const RunConfig& cfg) {
     tutorial::ProgressBar bar(loader.size(), fmt::format("epoch {}/{}", epoch + 1, cfg.epochs));
     double loss_sum = 0.0;
     std::int64_t seen = 0, step = 0;
-    for (const data::Batch& batch : loader) {  // the next batch is collated in the background
+    for (const data::Batch& batch : loader) {  // each batch: a gather of 128 rows, just in time
       optimizer.zero_grad();
       const xgrad::Tensor loss = criterion(model(batch.data), batch.target);
       loss.backward();
