@@ -10,33 +10,17 @@
 
 namespace xgrad::optim {
 
-void LBFGSOptions::visit(OptionsVisitor& v) {
-  v("lr", lr_);
-  v("max_iter", max_iter_);
-  std::int64_t max_eval = max_eval_.value_or(-1);  // -1: max_iter * 5 / 4
-  v("max_eval", max_eval);
-  max_eval_ = max_eval < 0 ? std::nullopt : std::optional<std::int64_t>(max_eval);
-  v("tolerance_grad", tolerance_grad_);
-  v("tolerance_change", tolerance_change_);
-  v("history_size", history_size_);
-  bool strong_wolfe = line_search_fn_.has_value();
-  v("line_search_strong_wolfe", strong_wolfe);
-  line_search_fn_ = strong_wolfe ? std::optional<std::string>("strong_wolfe") : std::nullopt;
+void StrongWolfeOrNone::operator()(std::string_view owner, std::string_view name,
+                                   const std::optional<std::string>& v) const {
+  if (v && *v != "strong_wolfe") {
+    throw Error(fmt::format("{}: invalid {} '{}' (only \"strong_wolfe\" or none is supported)", owner, name, *v));
+  }
 }
 
-void LBFGSOptions::validate() const {
-  detail::check_ge0("LBFGS", "lr", lr_);
-  if (max_iter_ < 1) throw Error(fmt::format("LBFGS: invalid max_iter {} (must be >= 1)", max_iter_));
-  if (resolved_max_eval() < 1) {
-    throw Error(fmt::format("LBFGS: invalid max_eval {} (must be >= 1)", resolved_max_eval()));
-  }
-  if (history_size_ < 1) throw Error(fmt::format("LBFGS: invalid history_size {} (must be >= 1)", history_size_));
-  detail::check_ge0("LBFGS", "tolerance_grad", tolerance_grad_);
-  detail::check_ge0("LBFGS", "tolerance_change", tolerance_change_);
-  if (line_search_fn_ && *line_search_fn_ != "strong_wolfe") {
-    throw Error(fmt::format("LBFGS: invalid line_search_fn '{}' (only \"strong_wolfe\" or none is supported)",
-                            *line_search_fn_));
-  }
+void StrongWolfeOrNone::visit(OptionsVisitor& v, std::string_view, std::optional<std::string>& value) const {
+  bool strong_wolfe = value.has_value();
+  v("line_search_strong_wolfe", strong_wolfe);
+  value = strong_wolfe ? std::optional<std::string>("strong_wolfe") : std::nullopt;
 }
 
 namespace {
@@ -171,7 +155,8 @@ class LBFGSRun {
     dtype_ = params_[0].dtype();
   }
 
-  double evaluate() {
+  /// The closure's loss (grad mode on), checked to be one number.
+  Tensor evaluate_loss() {
     Tensor loss;
     {
       GradModeGuard enable(true);
@@ -181,8 +166,9 @@ class LBFGSRun {
       throw Error(fmt::format("LBFGS: the closure must return the loss as a one-element tensor, got {}",
                               loss.defined() ? loss.describe() : std::string("an undefined tensor")));
     }
-    return loss.item<double>();
+    return loss;
   }
+  double evaluate() { return evaluate_loss().template item<double>(); }
 
   Tensor gather_flat_grad() const {
     Tensor out = Flat<T>::make(numel_, dtype_);
@@ -374,15 +360,7 @@ class LBFGSRun {
     const std::size_t history_size = static_cast<std::size_t>(o.history_size());
 
     // evaluate initial f(x) and df/dx
-    Tensor orig_loss;
-    {
-      GradModeGuard enable(true);
-      orig_loss = closure_();
-    }
-    if (!orig_loss.defined() || orig_loss.numel() != 1) {
-      throw Error(fmt::format("LBFGS: the closure must return the loss as a one-element tensor, got {}",
-                              orig_loss.defined() ? orig_loss.describe() : std::string("an undefined tensor")));
-    }
+    const Tensor orig_loss = evaluate_loss();
     double loss = orig_loss.item<double>();
     std::int64_t current_evals = 1;
     state.func_evals += 1;

@@ -35,24 +35,6 @@ const OptimizerOptions& ParamGroup::options() const {
   return *options_;
 }
 
-// ---- validation helpers ------------------------------------------------------------------
-
-namespace detail {
-void check_ge0(std::string_view opt, std::string_view option, double value) {
-  if (!(value >= 0.0)) throw Error(fmt::format("{}: invalid {} {} (must be >= 0)", opt, option, value));
-}
-void check_beta(std::string_view opt, std::string_view option, double value) {
-  if (!(value >= 0.0 && value < 1.0)) {
-    throw Error(fmt::format("{}: invalid {} {} (must be in [0, 1))", opt, option, value));
-  }
-}
-void check_unit_closed(std::string_view opt, std::string_view option, double value) {
-  if (!(value >= 0.0 && value <= 1.0)) {
-    throw Error(fmt::format("{}: invalid {} {} (must be in [0, 1])", opt, option, value));
-  }
-}
-}  // namespace detail
-
 // ---- Optimizer ---------------------------------------------------------------------------
 
 Optimizer::Optimizer(std::vector<ParamGroup> groups, std::unique_ptr<OptimizerOptions> defaults)
@@ -198,6 +180,21 @@ void Optimizer::follow_param_dtype(const Tensor& param, OptimizerParamState& sta
   state.visit(follower);
 }
 
+void Optimizer::zero_missing_state(const Tensor& param, OptimizerParamState& state) {
+  struct Zeros : StateVisitor {
+    const Tensor& p;
+    explicit Zeros(const Tensor& param) : p(param) {}
+    void operator()(std::string_view, Tensor& value, bool like_param) override {
+      if (like_param && !value.defined()) value = zeros(p.shape(), dtype(p.dtype()));
+    }
+    void operator()(std::string_view, std::int64_t&) override {}
+    void operator()(std::string_view, double&) override {}
+    void operator()(std::string_view, std::vector<Tensor>&) override {}
+    void operator()(std::string_view, std::vector<double>&) override {}
+  } zeros_of(param);
+  state.visit(zeros_of);
+}
+
 Tensor Optimizer::evaluate_closure(const LossClosure& closure) {
   if (!closure) return Tensor();
   GradModeGuard enable(true);
@@ -248,6 +245,9 @@ class OptionsReader : public OptionsVisitor {
   void operator()(std::string_view name, bool& value) override { value = read(name) != 0.0; }
   void operator()(std::string_view name, std::int64_t& value) override {
     value = static_cast<std::int64_t>(std::llround(read(name)));
+  }
+  void added_later(std::string_view name, bool& value) override {
+    if (dict_.count(fmt::format("{}{}", prefix_, name))) value = read(name) != 0.0;
   }
 
  private:

@@ -139,4 +139,44 @@ BOOST_AUTO_TEST_CASE(invalid_options) {
   XGRAD_CHECK_THROW_MSG(AdamW({x}, AdamWOptions().betas({0.9, 1.5})), "AdamW: invalid beta2 1.5");
 }
 
+BOOST_AUTO_TEST_CASE(adam_with_decoupled_weight_decay_is_adamw) {
+  // PyTorch 2.x: AdamW is Adam(decoupled_weight_decay=True); the runs are bit-identical.
+  const Problem prob = quadratic();
+  Tensor a = from_vector(prob.x0, prob.shape, true), b = from_vector(prob.x0, prob.shape, true);
+  Adam adam({a}, AdamOptions(0.05).weight_decay(0.1).decoupled_weight_decay(true));
+  AdamW adamw({b}, AdamWOptions(0.05).weight_decay(0.1));
+  for (int s = 0; s < 10; ++s) {
+    for (auto [x, opt] : {std::pair<Tensor*, optim::Optimizer*>{&a, &adam}, {&b, &adamw}}) {
+      opt->zero_grad();
+      prob.f(*x).backward();
+      opt->step();
+    }
+  }
+  BOOST_CHECK_EQUAL(max_abs_diff(a, b), 0.0);
+  BOOST_CHECK(AdamWOptions().decoupled_weight_decay() && !AdamOptions().decoupled_weight_decay());
+  Tensor x = zeros({2}).requires_grad_(true);
+  XGRAD_CHECK_THROW_MSG(AdamW({x}, AdamWOptions().decoupled_weight_decay(false)),
+                        "AdamW: decoupled_weight_decay must be true");
+  BOOST_CHECK_EQUAL(AdamWOptions().to_string(),
+                    "AdamW(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.01, amsgrad=false, "
+                    "maximize=false, decoupled_weight_decay=true)");
+}
+
+BOOST_AUTO_TEST_CASE(state_dicts_without_decoupled_weight_decay_load) {
+  // Written before the option existed: the group keeps its value (false for Adam, true for
+  // AdamW), as PyTorch's setdefault.
+  Tensor x = tensor({1.0, -2.0}, dtype(float64)).requires_grad_(true);
+  Adam adam({x}, AdamOptions(0.1));
+  AdamW adamw({x}, AdamWOptions(0.1));
+  for (optim::Optimizer* opt : {static_cast<optim::Optimizer*>(&adam), static_cast<optim::Optimizer*>(&adamw)}) {
+    TensorDict sd = opt->state_dict();
+    BOOST_REQUIRE(sd.erase("param_groups.0.decoupled_weight_decay") == 1);
+    sd["param_groups.0.lr"] = scalar_tensor(0.5, dtype(float64));
+    opt->load_state_dict(sd);
+    BOOST_CHECK_EQUAL(opt->param_groups()[0].options().get_lr(), 0.5);
+  }
+  BOOST_CHECK(!static_cast<const AdamOptions&>(adam.param_groups()[0].options()).decoupled_weight_decay());
+  BOOST_CHECK(static_cast<const AdamWOptions&>(adamw.param_groups()[0].options()).decoupled_weight_decay());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -32,6 +32,8 @@ std::vector<std::pair<std::string, Factory>> all_optimizers() {
       {"Adamax", maker<o::Adamax>(o::AdamaxOptions(0.01))},
       {"NAdam", maker<o::NAdam>(o::NAdamOptions(0.01))},
       {"RAdam", maker<o::RAdam>(o::RAdamOptions(0.01))},
+      {"Rprop", maker<o::Rprop>(o::RpropOptions(0.01))},
+      {"ASGD", maker<o::ASGD>(o::ASGDOptions(0.01).lambd(0.01).t0(1).weight_decay(0.01))},
   };
 }
 

@@ -5,6 +5,7 @@
 #include "xgrad/optim/adagrad.hpp"
 #include "xgrad/optim/adam.hpp"
 #include "xgrad/optim/adamax.hpp"
+#include "xgrad/optim/asgd.hpp"
 #include "xgrad/optim/clip_grad.hpp"
 #include "xgrad/optim/lbfgs.hpp"
 #include "xgrad/optim/lr_scheduler.hpp"
@@ -12,4 +13,5 @@
 #include "xgrad/optim/optimizer.hpp"
 #include "xgrad/optim/radam.hpp"
 #include "xgrad/optim/rmsprop.hpp"
+#include "xgrad/optim/rprop.hpp"
 #include "xgrad/optim/sgd.hpp"

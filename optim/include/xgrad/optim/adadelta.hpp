@@ -17,21 +17,18 @@
 
 namespace xgrad::optim {
 
+#define XGRAD_OPTIM_ADADELTA_FIELDS(X)                         \
+  X(double, lr, 1.0, ::xgrad::options::non_negative)           \
+  X(double, rho, 0.9, ::xgrad::options::unit_closed)           \
+  X(double, eps, 1e-6, ::xgrad::options::non_negative)         \
+  X(double, weight_decay, 0.0, ::xgrad::options::non_negative) \
+  X(bool, maximize, false, ::xgrad::options::any)
+
 class AdadeltaOptions : public OptimizerCloneableOptions<AdadeltaOptions> {
  public:
-  explicit AdadeltaOptions(double lr = 1.0) : lr_(lr) {}
-  XGRAD_OPTIM_ARG(double, lr);
-  XGRAD_OPTIM_ARG(double, rho) = 0.9;
-  XGRAD_OPTIM_ARG(double, eps) = 1e-6;
-  XGRAD_OPTIM_ARG(double, weight_decay) = 0.0;
-  XGRAD_OPTIM_ARG(bool, maximize) = false;
-
- public:
+  explicit AdadeltaOptions(double lr = 1.0) { lr_ = lr; }
   std::string_view optimizer_name() const override { return "Adadelta"; }
-  double get_lr() const override { return lr_; }
-  void set_lr(double lr) override { lr_ = lr; }
-  void visit(OptionsVisitor& v) override;
-  void validate() const override;
+  XGRAD_OPTIONS(AdadeltaOptions, XGRAD_OPTIM_ADADELTA_FIELDS)
 };
 
 struct AdadeltaParamState : OptimizerCloneableParamState<AdadeltaParamState> {
@@ -45,15 +42,11 @@ struct AdadeltaParamState : OptimizerCloneableParamState<AdadeltaParamState> {
   }
 };
 
-class Adadelta : public Optimizer {
+class Adadelta : public ElementwiseOptimizer<Adadelta, AdadeltaOptions, AdadeltaParamState> {
  public:
-  Adadelta(const std::vector<ParamGroup>& groups, const AdadeltaOptions& defaults = AdadeltaOptions());
-  Adadelta(const std::vector<Tensor>& params, const AdadeltaOptions& defaults = AdadeltaOptions())
-      : Adadelta(std::vector<ParamGroup>{ParamGroup(params)}, defaults) {}
-  Tensor step(const LossClosure& closure = nullptr) override;
-
- protected:
-  std::unique_ptr<OptimizerParamState> make_state() const override { return std::make_unique<AdadeltaParamState>(); }
+  using ElementwiseOptimizer::ElementwiseOptimizer;
+  template <class T>
+  static void update(const Tensor& param, T* p, const T* g, AdadeltaParamState& st, const AdadeltaOptions& o);
 };
 
 }  // namespace xgrad::optim

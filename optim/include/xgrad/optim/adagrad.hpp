@@ -17,22 +17,19 @@
 
 namespace xgrad::optim {
 
+#define XGRAD_OPTIM_ADAGRAD_FIELDS(X)                                       \
+  X(double, lr, 1e-2, ::xgrad::options::non_negative)                       \
+  X(double, lr_decay, 0.0, ::xgrad::options::non_negative)                  \
+  X(double, weight_decay, 0.0, ::xgrad::options::non_negative)              \
+  X(double, initial_accumulator_value, 0.0, ::xgrad::options::non_negative) \
+  X(double, eps, 1e-10, ::xgrad::options::non_negative)                     \
+  X(bool, maximize, false, ::xgrad::options::any)
+
 class AdagradOptions : public OptimizerCloneableOptions<AdagradOptions> {
  public:
-  explicit AdagradOptions(double lr = 1e-2) : lr_(lr) {}
-  XGRAD_OPTIM_ARG(double, lr);
-  XGRAD_OPTIM_ARG(double, lr_decay) = 0.0;
-  XGRAD_OPTIM_ARG(double, weight_decay) = 0.0;
-  XGRAD_OPTIM_ARG(double, initial_accumulator_value) = 0.0;
-  XGRAD_OPTIM_ARG(double, eps) = 1e-10;
-  XGRAD_OPTIM_ARG(bool, maximize) = false;
-
- public:
+  explicit AdagradOptions(double lr = 1e-2) { lr_ = lr; }
   std::string_view optimizer_name() const override { return "Adagrad"; }
-  double get_lr() const override { return lr_; }
-  void set_lr(double lr) override { lr_ = lr; }
-  void visit(OptionsVisitor& v) override;
-  void validate() const override;
+  XGRAD_OPTIONS(AdagradOptions, XGRAD_OPTIM_ADAGRAD_FIELDS)
 };
 
 struct AdagradParamState : OptimizerCloneableParamState<AdagradParamState> {
@@ -44,15 +41,12 @@ struct AdagradParamState : OptimizerCloneableParamState<AdagradParamState> {
   }
 };
 
-class Adagrad : public Optimizer {
+class Adagrad : public ElementwiseOptimizer<Adagrad, AdagradOptions, AdagradParamState> {
  public:
-  Adagrad(const std::vector<ParamGroup>& groups, const AdagradOptions& defaults = AdagradOptions());
-  Adagrad(const std::vector<Tensor>& params, const AdagradOptions& defaults = AdagradOptions())
-      : Adagrad(std::vector<ParamGroup>{ParamGroup(params)}, defaults) {}
-  Tensor step(const LossClosure& closure = nullptr) override;
-
- protected:
-  std::unique_ptr<OptimizerParamState> make_state() const override { return std::make_unique<AdagradParamState>(); }
+  using ElementwiseOptimizer::ElementwiseOptimizer;
+  static void init_state(const Tensor& p, AdagradParamState& st, const AdagradOptions& o);
+  template <class T>
+  static void update(const Tensor& param, T* p, const T* g, AdagradParamState& st, const AdagradOptions& o);
 };
 
 }  // namespace xgrad::optim

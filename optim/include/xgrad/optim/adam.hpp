@@ -11,11 +11,15 @@
 //   theta <- theta - (gamma / (1 - beta1^t)) * m_t / denom
 //
 // Defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0, amsgrad false,
-// maximize false.
+// maximize false, decoupled_weight_decay false.
 //
-// AdamW is the same with decoupled weight decay, applied before the Adam step:
+// With decoupled_weight_decay (PyTorch 2.x), the weight decay is applied before the step
+// instead of to the gradient:
 //   theta <- theta * (1 - gamma * lambda)      then the rule above with lambda = 0.
-// Defaults as Adam except weight_decay 1e-2.
+// AdamW is Adam with decoupled_weight_decay: AdamWOptions has the same fields, named
+// "AdamW", with weight_decay 1e-2 and decoupled_weight_decay true by default (setting it to
+// false throws: use Adam). State dicts written before decoupled_weight_decay existed load
+// (the group keeps its current value, as PyTorch's setdefault).
 //
 // Throws xgrad::Error: lr < 0, eps < 0, beta1 or beta2 outside [0, 1), weight_decay < 0.
 #pragma once
@@ -26,44 +30,37 @@
 
 namespace xgrad::optim {
 
-class AdamOptions : public OptimizerCloneableOptions<AdamOptions> {
- public:
-  explicit AdamOptions(double lr = 1e-3) : lr_(lr) {}
-  XGRAD_OPTIM_ARG(double, lr);
-  XGRAD_OPTIM_ARG(Betas, betas) = {0.9, 0.999};
-  XGRAD_OPTIM_ARG(double, eps) = 1e-8;
-  XGRAD_OPTIM_ARG(double, weight_decay) = 0.0;
-  XGRAD_OPTIM_ARG(bool, amsgrad) = false;
-  XGRAD_OPTIM_ARG(bool, maximize) = false;
+#define XGRAD_OPTIM_ADAM_FIELDS(X)                                    \
+  X(double, lr, 1e-3, ::xgrad::options::non_negative)                 \
+  X(Betas, betas, (Betas{0.9, 0.999}), ::xgrad::optim::checks::betas) \
+  X(double, eps, 1e-8, ::xgrad::options::non_negative)                \
+  X(double, weight_decay, 0.0, ::xgrad::options::non_negative)        \
+  X(bool, amsgrad, false, ::xgrad::options::any)                      \
+  X(bool, maximize, false, ::xgrad::options::any)                     \
+  X(bool, decoupled_weight_decay, false, ::xgrad::optim::checks::added_later)
 
+/// The fields of AdamOptions and AdamWOptions (setters return Self&).
+template <class Self>
+class AdamOptionsBase : public OptimizerCloneableOptions<Self> {
  public:
-  std::string_view optimizer_name() const override { return "Adam"; }
-  double get_lr() const override { return lr_; }
-  void set_lr(double lr) override { lr_ = lr; }
-  std::optional<double> get_momentum() const override { return betas_.first; }
-  void set_momentum(double m) override { betas_.first = m; }
-  void visit(OptionsVisitor& v) override;
-  void validate() const override;
+  XGRAD_OPTIONS(Self, XGRAD_OPTIM_ADAM_FIELDS)
 };
 
-class AdamWOptions : public OptimizerCloneableOptions<AdamWOptions> {
+class AdamOptions : public AdamOptionsBase<AdamOptions> {
  public:
-  explicit AdamWOptions(double lr = 1e-3) : lr_(lr) {}
-  XGRAD_OPTIM_ARG(double, lr);
-  XGRAD_OPTIM_ARG(Betas, betas) = {0.9, 0.999};
-  XGRAD_OPTIM_ARG(double, eps) = 1e-8;
-  XGRAD_OPTIM_ARG(double, weight_decay) = 1e-2;
-  XGRAD_OPTIM_ARG(bool, amsgrad) = false;
-  XGRAD_OPTIM_ARG(bool, maximize) = false;
+  explicit AdamOptions(double lr = 1e-3) { lr_ = lr; }
+  std::string_view optimizer_name() const override { return "Adam"; }
+};
 
+class AdamWOptions : public AdamOptionsBase<AdamWOptions> {
  public:
+  explicit AdamWOptions(double lr = 1e-3) {
+    lr_ = lr;
+    weight_decay_ = 1e-2;
+    decoupled_weight_decay_ = true;
+  }
   std::string_view optimizer_name() const override { return "AdamW"; }
-  double get_lr() const override { return lr_; }
-  void set_lr(double lr) override { lr_ = lr; }
-  std::optional<double> get_momentum() const override { return betas_.first; }
-  void set_momentum(double m) override { betas_.first = m; }
-  void visit(OptionsVisitor& v) override;
-  void validate() const override;
+  void check_relations() const;
 };
 
 /// State of Adam and AdamW.
@@ -80,26 +77,24 @@ struct AdamParamState : OptimizerCloneableParamState<AdamParamState> {
   }
 };
 
-class Adam : public Optimizer {
+/// Adam over options of type Options (AdamOptions or AdamWOptions).
+template <class Options>
+class BasicAdam : public ElementwiseOptimizer<BasicAdam<Options>, Options, AdamParamState> {
  public:
-  Adam(const std::vector<ParamGroup>& groups, const AdamOptions& defaults = AdamOptions());
-  Adam(const std::vector<Tensor>& params, const AdamOptions& defaults = AdamOptions())
-      : Adam(std::vector<ParamGroup>{ParamGroup(params)}, defaults) {}
-  Tensor step(const LossClosure& closure = nullptr) override;
-
- protected:
-  std::unique_ptr<OptimizerParamState> make_state() const override { return std::make_unique<AdamParamState>(); }
+  using ElementwiseOptimizer<BasicAdam<Options>, Options, AdamParamState>::ElementwiseOptimizer;
+  static void init_state(const Tensor& p, AdamParamState& st, const Options& o);
+  template <class T>
+  static void update(const Tensor& param, T* p, const T* g, AdamParamState& st, const Options& o);
 };
 
-class AdamW : public Optimizer {
+class Adam : public BasicAdam<AdamOptions> {
  public:
-  AdamW(const std::vector<ParamGroup>& groups, const AdamWOptions& defaults = AdamWOptions());
-  AdamW(const std::vector<Tensor>& params, const AdamWOptions& defaults = AdamWOptions())
-      : AdamW(std::vector<ParamGroup>{ParamGroup(params)}, defaults) {}
-  Tensor step(const LossClosure& closure = nullptr) override;
+  using BasicAdam::BasicAdam;
+};
 
- protected:
-  std::unique_ptr<OptimizerParamState> make_state() const override { return std::make_unique<AdamParamState>(); }
+class AdamW : public BasicAdam<AdamWOptions> {
+ public:
+  using BasicAdam::BasicAdam;
 };
 
 }  // namespace xgrad::optim

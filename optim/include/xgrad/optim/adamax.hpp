@@ -16,23 +16,18 @@
 
 namespace xgrad::optim {
 
+#define XGRAD_OPTIM_ADAMAX_FIELDS(X)                                  \
+  X(double, lr, 2e-3, ::xgrad::options::non_negative)                 \
+  X(Betas, betas, (Betas{0.9, 0.999}), ::xgrad::optim::checks::betas) \
+  X(double, eps, 1e-8, ::xgrad::options::non_negative)                \
+  X(double, weight_decay, 0.0, ::xgrad::options::non_negative)        \
+  X(bool, maximize, false, ::xgrad::options::any)
+
 class AdamaxOptions : public OptimizerCloneableOptions<AdamaxOptions> {
  public:
-  explicit AdamaxOptions(double lr = 2e-3) : lr_(lr) {}
-  XGRAD_OPTIM_ARG(double, lr);
-  XGRAD_OPTIM_ARG(Betas, betas) = {0.9, 0.999};
-  XGRAD_OPTIM_ARG(double, eps) = 1e-8;
-  XGRAD_OPTIM_ARG(double, weight_decay) = 0.0;
-  XGRAD_OPTIM_ARG(bool, maximize) = false;
-
- public:
+  explicit AdamaxOptions(double lr = 2e-3) { lr_ = lr; }
   std::string_view optimizer_name() const override { return "Adamax"; }
-  double get_lr() const override { return lr_; }
-  void set_lr(double lr) override { lr_ = lr; }
-  std::optional<double> get_momentum() const override { return betas_.first; }
-  void set_momentum(double m) override { betas_.first = m; }
-  void visit(OptionsVisitor& v) override;
-  void validate() const override;
+  XGRAD_OPTIONS(AdamaxOptions, XGRAD_OPTIM_ADAMAX_FIELDS)
 };
 
 struct AdamaxParamState : OptimizerCloneableParamState<AdamaxParamState> {
@@ -46,15 +41,11 @@ struct AdamaxParamState : OptimizerCloneableParamState<AdamaxParamState> {
   }
 };
 
-class Adamax : public Optimizer {
+class Adamax : public ElementwiseOptimizer<Adamax, AdamaxOptions, AdamaxParamState> {
  public:
-  Adamax(const std::vector<ParamGroup>& groups, const AdamaxOptions& defaults = AdamaxOptions());
-  Adamax(const std::vector<Tensor>& params, const AdamaxOptions& defaults = AdamaxOptions())
-      : Adamax(std::vector<ParamGroup>{ParamGroup(params)}, defaults) {}
-  Tensor step(const LossClosure& closure = nullptr) override;
-
- protected:
-  std::unique_ptr<OptimizerParamState> make_state() const override { return std::make_unique<AdamaxParamState>(); }
+  using ElementwiseOptimizer::ElementwiseOptimizer;
+  template <class T>
+  static void update(const Tensor& param, T* p, const T* g, AdamaxParamState& st, const AdamaxOptions& o);
 };
 
 }  // namespace xgrad::optim

@@ -36,26 +36,28 @@
 
 namespace xgrad::optim {
 
+/// line_search_fn: none or "strong_wolfe", stored as the bool "line_search_strong_wolfe".
+struct StrongWolfeOrNone {
+  void operator()(std::string_view owner, std::string_view name, const std::optional<std::string>& v) const;
+  void visit(OptionsVisitor& v, std::string_view name, std::optional<std::string>& value) const;
+};
+
+/// max_eval: nullopt means max_iter * 5 / 4 (stored as -1).
+#define XGRAD_OPTIM_LBFGS_FIELDS(X)                                                            \
+  X(double, lr, 1.0, ::xgrad::options::non_negative)                                           \
+  X(std::int64_t, max_iter, 20, ::xgrad::optim::checks::at_least_one)                          \
+  X(std::optional<std::int64_t>, max_eval, std::nullopt, ::xgrad::optim::checks::at_least_one) \
+  X(double, tolerance_grad, 1e-7, ::xgrad::options::non_negative)                              \
+  X(double, tolerance_change, 1e-9, ::xgrad::options::non_negative)                            \
+  X(std::int64_t, history_size, 100, ::xgrad::optim::checks::at_least_one)                     \
+  X(std::optional<std::string>, line_search_fn, std::nullopt, ::xgrad::optim::StrongWolfeOrNone{})
+
 class LBFGSOptions : public OptimizerCloneableOptions<LBFGSOptions> {
  public:
-  explicit LBFGSOptions(double lr = 1.0) : lr_(lr) {}
-  XGRAD_OPTIM_ARG(double, lr);
-  XGRAD_OPTIM_ARG(std::int64_t, max_iter) = 20;
-  /// nullopt: max_iter * 5 / 4.
-  XGRAD_OPTIM_ARG(std::optional<std::int64_t>, max_eval) = std::nullopt;
-  XGRAD_OPTIM_ARG(double, tolerance_grad) = 1e-7;
-  XGRAD_OPTIM_ARG(double, tolerance_change) = 1e-9;
-  XGRAD_OPTIM_ARG(std::int64_t, history_size) = 100;
-  /// nullopt or "strong_wolfe".
-  XGRAD_OPTIM_ARG(std::optional<std::string>, line_search_fn) = std::nullopt;
-
- public:
+  explicit LBFGSOptions(double lr = 1.0) { lr_ = lr; }
   std::string_view optimizer_name() const override { return "LBFGS"; }
-  double get_lr() const override { return lr_; }
-  void set_lr(double lr) override { lr_ = lr; }
   std::int64_t resolved_max_eval() const { return max_eval_.value_or(max_iter_ * 5 / 4); }
-  void visit(OptionsVisitor& v) override;
-  void validate() const override;
+  XGRAD_OPTIONS(LBFGSOptions, XGRAD_OPTIM_LBFGS_FIELDS)
 };
 
 struct LBFGSParamState : OptimizerCloneableParamState<LBFGSParamState> {

@@ -163,16 +163,19 @@ struct OneCycleLROptions {
   /// One max_lr per parameter group.
   OneCycleLROptions(std::vector<double> max_lrs, std::int64_t total_steps)
       : max_lr_(std::move(max_lrs)), total_steps_(total_steps) {}
-  XGRAD_OPTIM_ARG(std::vector<double>, max_lr);
-  XGRAD_OPTIM_ARG(std::int64_t, total_steps);
-  XGRAD_OPTIM_ARG(double, pct_start) = 0.3;
-  XGRAD_OPTIM_ARG(AnnealStrategy, anneal_strategy) = AnnealStrategy::cos;
-  XGRAD_OPTIM_ARG(bool, cycle_momentum) = true;
-  XGRAD_OPTIM_ARG(double, base_momentum) = 0.85;
-  XGRAD_OPTIM_ARG(double, max_momentum) = 0.95;
-  XGRAD_OPTIM_ARG(double, div_factor) = 25.0;
-  XGRAD_OPTIM_ARG(double, final_div_factor) = 1e4;
-  XGRAD_OPTIM_ARG(bool, three_phase) = false;
+#define XGRAD_OPTIM_ONECYCLE_FIELDS(X)                                           \
+  X(std::vector<double>, max_lr, {}, ::xgrad::options::any)                      \
+  X(std::int64_t, total_steps, 0, ::xgrad::options::any)                         \
+  X(double, pct_start, 0.3, ::xgrad::options::any)                               \
+  X(AnnealStrategy, anneal_strategy, AnnealStrategy::cos, ::xgrad::options::any) \
+  X(bool, cycle_momentum, true, ::xgrad::options::any)                           \
+  X(double, base_momentum, 0.85, ::xgrad::options::any)                          \
+  X(double, max_momentum, 0.95, ::xgrad::options::any)                           \
+  X(double, div_factor, 25.0, ::xgrad::options::any)                             \
+  X(double, final_div_factor, 1e4, ::xgrad::options::any)                        \
+  X(bool, three_phase, false, ::xgrad::options::any)
+  // Checked by OneCycleLR's constructor (the checks depend on the optimizer).
+  XGRAD_OPTIONS(OneCycleLROptions, XGRAD_OPTIM_ONECYCLE_FIELDS)
 };
 
 class OneCycleLR : public LRScheduler {
@@ -223,16 +226,18 @@ class SequentialLR : public LRScheduler {
 enum class PlateauMode { min, max };
 enum class ThresholdMode { rel, abs };
 
+/// min_lr: one value for all groups, or one per group. Checked by ReduceLROnPlateau.
 struct ReduceLROnPlateauOptions {
-  XGRAD_OPTIM_ARG(PlateauMode, mode) = PlateauMode::min;
-  XGRAD_OPTIM_ARG(double, factor) = 0.1;
-  XGRAD_OPTIM_ARG(std::int64_t, patience) = 10;
-  XGRAD_OPTIM_ARG(double, threshold) = 1e-4;
-  XGRAD_OPTIM_ARG(ThresholdMode, threshold_mode) = ThresholdMode::rel;
-  XGRAD_OPTIM_ARG(std::int64_t, cooldown) = 0;
-  /// One value for all groups, or one per group.
-  XGRAD_OPTIM_ARG(std::vector<double>, min_lr) = {0.0};
-  XGRAD_OPTIM_ARG(double, eps) = 1e-8;
+#define XGRAD_OPTIM_PLATEAU_FIELDS(X)                                         \
+  X(PlateauMode, mode, PlateauMode::min, ::xgrad::options::any)               \
+  X(double, factor, 0.1, ::xgrad::options::any)                               \
+  X(std::int64_t, patience, 10, ::xgrad::options::any)                        \
+  X(double, threshold, 1e-4, ::xgrad::options::any)                           \
+  X(ThresholdMode, threshold_mode, ThresholdMode::rel, ::xgrad::options::any) \
+  X(std::int64_t, cooldown, 0, ::xgrad::options::any)                         \
+  X(std::vector<double>, min_lr, {0.0}, ::xgrad::options::any)                \
+  X(double, eps, 1e-8, ::xgrad::options::any)
+  XGRAD_OPTIONS(ReduceLROnPlateauOptions, XGRAD_OPTIM_PLATEAU_FIELDS)
 };
 
 /// Reduces the lr when a metric stops improving (torch.optim.lr_scheduler.ReduceLROnPlateau):

@@ -24,25 +24,20 @@
 
 namespace xgrad::optim {
 
+#define XGRAD_OPTIM_NADAM_FIELDS(X)                                   \
+  X(double, lr, 2e-3, ::xgrad::options::non_negative)                 \
+  X(Betas, betas, (Betas{0.9, 0.999}), ::xgrad::optim::checks::betas) \
+  X(double, eps, 1e-8, ::xgrad::options::non_negative)                \
+  X(double, weight_decay, 0.0, ::xgrad::options::non_negative)        \
+  X(double, momentum_decay, 4e-3, ::xgrad::options::non_negative)     \
+  X(bool, decoupled_weight_decay, false, ::xgrad::options::any)       \
+  X(bool, maximize, false, ::xgrad::options::any)
+
 class NAdamOptions : public OptimizerCloneableOptions<NAdamOptions> {
  public:
-  explicit NAdamOptions(double lr = 2e-3) : lr_(lr) {}
-  XGRAD_OPTIM_ARG(double, lr);
-  XGRAD_OPTIM_ARG(Betas, betas) = {0.9, 0.999};
-  XGRAD_OPTIM_ARG(double, eps) = 1e-8;
-  XGRAD_OPTIM_ARG(double, weight_decay) = 0.0;
-  XGRAD_OPTIM_ARG(double, momentum_decay) = 4e-3;
-  XGRAD_OPTIM_ARG(bool, decoupled_weight_decay) = false;
-  XGRAD_OPTIM_ARG(bool, maximize) = false;
-
- public:
+  explicit NAdamOptions(double lr = 2e-3) { lr_ = lr; }
   std::string_view optimizer_name() const override { return "NAdam"; }
-  double get_lr() const override { return lr_; }
-  void set_lr(double lr) override { lr_ = lr; }
-  std::optional<double> get_momentum() const override { return betas_.first; }
-  void set_momentum(double m) override { betas_.first = m; }
-  void visit(OptionsVisitor& v) override;
-  void validate() const override;
+  XGRAD_OPTIONS(NAdamOptions, XGRAD_OPTIM_NADAM_FIELDS)
 };
 
 struct NAdamParamState : OptimizerCloneableParamState<NAdamParamState> {
@@ -58,15 +53,11 @@ struct NAdamParamState : OptimizerCloneableParamState<NAdamParamState> {
   }
 };
 
-class NAdam : public Optimizer {
+class NAdam : public ElementwiseOptimizer<NAdam, NAdamOptions, NAdamParamState> {
  public:
-  NAdam(const std::vector<ParamGroup>& groups, const NAdamOptions& defaults = NAdamOptions());
-  NAdam(const std::vector<Tensor>& params, const NAdamOptions& defaults = NAdamOptions())
-      : NAdam(std::vector<ParamGroup>{ParamGroup(params)}, defaults) {}
-  Tensor step(const LossClosure& closure = nullptr) override;
-
- protected:
-  std::unique_ptr<OptimizerParamState> make_state() const override { return std::make_unique<NAdamParamState>(); }
+  using ElementwiseOptimizer::ElementwiseOptimizer;
+  template <class T>
+  static void update(const Tensor& param, T* p, const T* g, NAdamParamState& st, const NAdamOptions& o);
 };
 
 }  // namespace xgrad::optim

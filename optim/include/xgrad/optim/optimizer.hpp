@@ -48,22 +48,9 @@
 #include <utility>
 #include <vector>
 
+#include "xgrad/autograd/options.hpp"
 #include "xgrad/autograd/serialize.hpp"
 #include "xgrad/autograd/tensor.hpp"
-
-/// Declares a chainable option `name` of type T with a getter (libtorch's TORCH_ARG):
-///   XGRAD_OPTIM_ARG(double, lr) = 1e-3;   gives  o.lr(0.1).lr() == 0.1
-#define XGRAD_OPTIM_ARG(T, name)                           \
- public:                                                   \
-  auto name(const T& new_##name)->decltype(*this) {        \
-    this->name##_ = new_##name;                            \
-    return *this;                                          \
-  }                                                        \
-  const T& name() const noexcept { return this->name##_; } \
-  T& name() noexcept { return this->name##_; }             \
-                                                           \
- private:                                                  \
-  T name##_
 
 namespace xgrad::optim {
 
@@ -81,6 +68,9 @@ class OptionsVisitor {
   virtual void operator()(std::string_view name, double& value) = 0;
   virtual void operator()(std::string_view name, bool& value) = 0;
   virtual void operator()(std::string_view name, std::int64_t& value) = 0;
+  /// A bool option added after state dicts were first written: a reader keeps the current
+  /// value when the key is missing (e.g. Adam's decoupled_weight_decay).
+  virtual void added_later(std::string_view name, bool& value) { (*this)(name, value); }
 };
 
 /// Base of the per-algorithm options structs (AdamOptions, SGDOptions, ...).
@@ -100,14 +90,117 @@ class OptimizerOptions {
   virtual void visit(OptionsVisitor& v) = 0;
   /// Throws xgrad::Error naming the option and its value when out of range.
   virtual void validate() const = 0;
+  /// "Adam(lr=0.001, betas=(0.9, 0.999), ...)" (OptimizerCloneableOptions lists the fields).
+  virtual std::string to_string() const { return std::string(optimizer_name()); }
 };
 
-/// CRTP helper: clone() and optimizer_name() for a concrete options struct.
+/// Checks and state-dict mappings for option fields beyond xgrad/autograd/options.hpp's. A check
+/// with a member visit(OptionsVisitor&, name, value&) also decides the field's state-dict keys.
+namespace checks {
+
+/// A pair option stored as two state-dict keys (`first`, `second`, also the names in messages),
+/// each checked by Check: e.g. Adam's betas as "beta1" and "beta2".
+template <class Check>
+struct PairOf {
+  std::string_view first, second;
+  Check check{};
+  void operator()(std::string_view owner, std::string_view, const Betas& p) const {
+    check(owner, first, p.first);
+    check(owner, second, p.second);
+  }
+  void visit(OptionsVisitor& v, std::string_view, Betas& p) const {
+    v(first, p.first);
+    v(second, p.second);
+  }
+};
+/// (beta1, beta2), each in [0, 1).
+inline constexpr PairOf<options::UnitHalfOpen> betas{"beta1", "beta2"};
+
+/// A bool option that state dicts written before it existed lack (kept as is on load).
+struct AddedLater {
+  void operator()(std::string_view, std::string_view, bool) const {}
+  void visit(OptionsVisitor& v, std::string_view name, bool& value) const { v.added_later(name, value); }
+};
+inline constexpr AddedLater added_later{};
+
+/// An integer >= 1, or an optional one that is unset or >= 1 (stored as -1 when unset):
+/// "<owner>: invalid <name> <value> (must be >= 1)".
+struct AtLeastOne {
+  void operator()(std::string_view owner, std::string_view name, std::int64_t v) const {
+    if (v < 1) throw Error(fmt::format("{}: invalid {} {} (must be >= 1)", owner, name, v));
+  }
+  void operator()(std::string_view owner, std::string_view name, const std::optional<std::int64_t>& v) const {
+    if (v) (*this)(owner, name, *v);
+  }
+  void visit(OptionsVisitor& v, std::string_view name, std::optional<std::int64_t>& value) const {
+    std::int64_t stored = value.value_or(-1);
+    v(name, stored);
+    value = stored < 0 ? std::nullopt : std::optional<std::int64_t>(stored);
+  }
+};
+inline constexpr AtLeastOne at_least_one{};
+
+}  // namespace checks
+
+/// CRTP base of a concrete options struct whose fields are declared with XGRAD_OPTIONS (see
+/// xgrad/autograd/options.hpp); gives clone(), get/set_lr (the field lr), get/set_momentum
+/// (the field momentum, else betas.first, else none), visit (doubles, bools and integers
+/// under the field's name; others as the field's check maps them), validate (every field's
+/// check, then Derived::check_relations() when it has one, for constraints between fields)
+/// and to_string. Derived adds optimizer_name().
 template <class Derived>
 class OptimizerCloneableOptions : public OptimizerOptions {
  public:
-  std::unique_ptr<OptimizerOptions> clone() const override {
-    return std::make_unique<Derived>(static_cast<const Derived&>(*this));
+  std::unique_ptr<OptimizerOptions> clone() const override { return std::make_unique<Derived>(self()); }
+  double get_lr() const override { return self().lr_; }
+  void set_lr(double lr) override { self().lr_ = lr; }
+  std::optional<double> get_momentum() const override {
+    if constexpr (requires(const Derived& d) { d.momentum_ + 0.0; }) {
+      return self().momentum_;
+    } else if constexpr (requires(const Derived& d) { d.betas_.first; }) {
+      return self().betas_.first;
+    } else {
+      return std::nullopt;
+    }
+  }
+  void set_momentum(double m) override {
+    if constexpr (requires(Derived & d) { d.momentum_ = m; }) {
+      self().momentum_ = m;
+    } else if constexpr (requires(Derived & d) { d.betas_.first = m; }) {
+      self().betas_.first = m;
+    }
+  }
+  void visit(OptionsVisitor& v) override {
+    self().for_each_option([&](std::string_view name, auto& value, const auto& check) {
+      if constexpr (requires { check.visit(v, name, value); }) {
+        check.visit(v, name, value);
+      } else {
+        v(name, value);
+      }
+    });
+  }
+  void validate() const override {
+    options::validate_options(self(), this->optimizer_name());
+    if constexpr (requires(const Derived& d) { d.check_relations(); }) self().check_relations();
+  }
+  std::string to_string() const override {
+    std::string out;
+    self().for_each_option([&](std::string_view name, const auto& value, const auto&) {
+      out += fmt::format("{}{}={}", out.empty() ? "" : ", ", name, format_value(value));
+    });
+    return fmt::format("{}({})", this->optimizer_name(), out);
+  }
+
+ private:
+  const Derived& self() const { return static_cast<const Derived&>(*this); }
+  Derived& self() { return static_cast<Derived&>(*this); }
+  template <class T>
+  static std::string format_value(const T& v) {
+    if constexpr (requires { v.has_value(); }) {
+      return v ? options::format_option_value(*v) : std::string("None");
+    } else {
+      return options::format_option_value(v);
+    }
   }
 };
 
@@ -243,18 +336,39 @@ class Optimizer {
   /// the parameter (group, index, shape, dtype) when a tensor cannot follow: its parameter's
   /// shape changed (for tensors shaped like the parameter) or it is no longer floating-point.
   void follow_param_dtype(const Tensor& param, OptimizerParamState& state) const;
+  /// Sets every undefined state tensor shaped like `param` (visited with like_param) to zeros
+  /// of the parameter's shape and dtype.
+  static void zero_missing_state(const Tensor& param, OptimizerParamState& state);
 
   std::vector<ParamGroup> param_groups_;
   std::unordered_map<const TensorImpl*, std::unique_ptr<OptimizerParamState>> state_;
   std::unique_ptr<OptimizerOptions> defaults_;
 };
 
-/// Validation helpers shared by the options structs: throw
-/// "<opt>: invalid <option> <value> (<requirement>)".
-namespace detail {
-void check_ge0(std::string_view opt, std::string_view option, double value);
-void check_beta(std::string_view opt, std::string_view option, double value);
-void check_unit_closed(std::string_view opt, std::string_view option, double value);
-}  // namespace detail
+/// The skeleton of an element-wise optimizer (CRTP): step() evaluates the closure, then under
+/// NoGradGuard, for every parameter of every group that has a gradient: checks the gradient
+/// against it, creates its State lazily, calls Derived::init_state(p, state, options) (creates
+/// the state tensors missing for these options; the default makes them zeros), increments
+/// state.step when State has one, runs Derived::update<T>(p, p's data, grad's data, state,
+/// options) with T = float or double for the parameter's dtype (other dtypes throw), and marks the
+/// parameter as modified in place. Options is the optimizer's options struct (each group's
+/// options are of this type). A new optimizer writes its options, its State (with visit),
+/// init_state and update<T>, and instantiates the skeleton in its source file (see
+/// optim/src/elementwise.hpp).
+template <class Derived, class Options, class State>
+class ElementwiseOptimizer : public Optimizer {
+ public:
+  ElementwiseOptimizer(const std::vector<ParamGroup>& groups, const Options& defaults = Options())
+      : Optimizer(groups, std::make_unique<Options>(defaults)) {}
+  ElementwiseOptimizer(const std::vector<Tensor>& params, const Options& defaults = Options())
+      : ElementwiseOptimizer(std::vector<ParamGroup>{ParamGroup(params)}, defaults) {}
+  Tensor step(const LossClosure& closure = nullptr) override;
+
+  /// The default creates every missing state tensor shaped like the parameter as zeros.
+  static void init_state(const Tensor& p, State& st, const Options&) { zero_missing_state(p, st); }
+
+ protected:
+  std::unique_ptr<OptimizerParamState> make_state() const override { return std::make_unique<State>(); }
+};
 
 }  // namespace xgrad::optim

@@ -26,24 +26,19 @@
 
 namespace xgrad::optim {
 
+#define XGRAD_OPTIM_RADAM_FIELDS(X)                                   \
+  X(double, lr, 1e-3, ::xgrad::options::non_negative)                 \
+  X(Betas, betas, (Betas{0.9, 0.999}), ::xgrad::optim::checks::betas) \
+  X(double, eps, 1e-8, ::xgrad::options::non_negative)                \
+  X(double, weight_decay, 0.0, ::xgrad::options::non_negative)        \
+  X(bool, decoupled_weight_decay, false, ::xgrad::options::any)       \
+  X(bool, maximize, false, ::xgrad::options::any)
+
 class RAdamOptions : public OptimizerCloneableOptions<RAdamOptions> {
  public:
-  explicit RAdamOptions(double lr = 1e-3) : lr_(lr) {}
-  XGRAD_OPTIM_ARG(double, lr);
-  XGRAD_OPTIM_ARG(Betas, betas) = {0.9, 0.999};
-  XGRAD_OPTIM_ARG(double, eps) = 1e-8;
-  XGRAD_OPTIM_ARG(double, weight_decay) = 0.0;
-  XGRAD_OPTIM_ARG(bool, decoupled_weight_decay) = false;
-  XGRAD_OPTIM_ARG(bool, maximize) = false;
-
- public:
+  explicit RAdamOptions(double lr = 1e-3) { lr_ = lr; }
   std::string_view optimizer_name() const override { return "RAdam"; }
-  double get_lr() const override { return lr_; }
-  void set_lr(double lr) override { lr_ = lr; }
-  std::optional<double> get_momentum() const override { return betas_.first; }
-  void set_momentum(double m) override { betas_.first = m; }
-  void visit(OptionsVisitor& v) override;
-  void validate() const override;
+  XGRAD_OPTIONS(RAdamOptions, XGRAD_OPTIM_RADAM_FIELDS)
 };
 
 struct RAdamParamState : OptimizerCloneableParamState<RAdamParamState> {
@@ -57,15 +52,11 @@ struct RAdamParamState : OptimizerCloneableParamState<RAdamParamState> {
   }
 };
 
-class RAdam : public Optimizer {
+class RAdam : public ElementwiseOptimizer<RAdam, RAdamOptions, RAdamParamState> {
  public:
-  RAdam(const std::vector<ParamGroup>& groups, const RAdamOptions& defaults = RAdamOptions());
-  RAdam(const std::vector<Tensor>& params, const RAdamOptions& defaults = RAdamOptions())
-      : RAdam(std::vector<ParamGroup>{ParamGroup(params)}, defaults) {}
-  Tensor step(const LossClosure& closure = nullptr) override;
-
- protected:
-  std::unique_ptr<OptimizerParamState> make_state() const override { return std::make_unique<RAdamParamState>(); }
+  using ElementwiseOptimizer::ElementwiseOptimizer;
+  template <class T>
+  static void update(const Tensor& param, T* p, const T* g, RAdamParamState& st, const RAdamOptions& o);
 };
 
 }  // namespace xgrad::optim

@@ -22,25 +22,20 @@
 
 namespace xgrad::optim {
 
+#define XGRAD_OPTIM_RMSPROP_FIELDS(X)                          \
+  X(double, lr, 1e-2, ::xgrad::options::non_negative)          \
+  X(double, alpha, 0.99, ::xgrad::options::non_negative)       \
+  X(double, eps, 1e-8, ::xgrad::options::non_negative)         \
+  X(double, weight_decay, 0.0, ::xgrad::options::non_negative) \
+  X(double, momentum, 0.0, ::xgrad::options::non_negative)     \
+  X(bool, centered, false, ::xgrad::options::any)              \
+  X(bool, maximize, false, ::xgrad::options::any)
+
 class RMSpropOptions : public OptimizerCloneableOptions<RMSpropOptions> {
  public:
-  explicit RMSpropOptions(double lr = 1e-2) : lr_(lr) {}
-  XGRAD_OPTIM_ARG(double, lr);
-  XGRAD_OPTIM_ARG(double, alpha) = 0.99;
-  XGRAD_OPTIM_ARG(double, eps) = 1e-8;
-  XGRAD_OPTIM_ARG(double, weight_decay) = 0.0;
-  XGRAD_OPTIM_ARG(double, momentum) = 0.0;
-  XGRAD_OPTIM_ARG(bool, centered) = false;
-  XGRAD_OPTIM_ARG(bool, maximize) = false;
-
- public:
+  explicit RMSpropOptions(double lr = 1e-2) { lr_ = lr; }
   std::string_view optimizer_name() const override { return "RMSprop"; }
-  double get_lr() const override { return lr_; }
-  void set_lr(double lr) override { lr_ = lr; }
-  std::optional<double> get_momentum() const override { return momentum_; }
-  void set_momentum(double m) override { momentum_ = m; }
-  void visit(OptionsVisitor& v) override;
-  void validate() const override;
+  XGRAD_OPTIONS(RMSpropOptions, XGRAD_OPTIM_RMSPROP_FIELDS)
 };
 
 struct RMSpropParamState : OptimizerCloneableParamState<RMSpropParamState> {
@@ -56,15 +51,12 @@ struct RMSpropParamState : OptimizerCloneableParamState<RMSpropParamState> {
   }
 };
 
-class RMSprop : public Optimizer {
+class RMSprop : public ElementwiseOptimizer<RMSprop, RMSpropOptions, RMSpropParamState> {
  public:
-  RMSprop(const std::vector<ParamGroup>& groups, const RMSpropOptions& defaults = RMSpropOptions());
-  RMSprop(const std::vector<Tensor>& params, const RMSpropOptions& defaults = RMSpropOptions())
-      : RMSprop(std::vector<ParamGroup>{ParamGroup(params)}, defaults) {}
-  Tensor step(const LossClosure& closure = nullptr) override;
-
- protected:
-  std::unique_ptr<OptimizerParamState> make_state() const override { return std::make_unique<RMSpropParamState>(); }
+  using ElementwiseOptimizer::ElementwiseOptimizer;
+  static void init_state(const Tensor& p, RMSpropParamState& st, const RMSpropOptions& o);
+  template <class T>
+  static void update(const Tensor& param, T* p, const T* g, RMSpropParamState& st, const RMSpropOptions& o);
 };
 
 }  // namespace xgrad::optim

@@ -22,24 +22,21 @@
 
 namespace xgrad::optim {
 
+#define XGRAD_OPTIM_SGD_FIELDS(X)                              \
+  X(double, lr, 1e-3, ::xgrad::options::non_negative)          \
+  X(double, momentum, 0.0, ::xgrad::options::non_negative)     \
+  X(double, dampening, 0.0, ::xgrad::options::any)             \
+  X(double, weight_decay, 0.0, ::xgrad::options::non_negative) \
+  X(bool, nesterov, false, ::xgrad::options::any)              \
+  X(bool, maximize, false, ::xgrad::options::any)
+
 class SGDOptions : public OptimizerCloneableOptions<SGDOptions> {
  public:
-  explicit SGDOptions(double lr = 1e-3) : lr_(lr) {}
-  XGRAD_OPTIM_ARG(double, lr);
-  XGRAD_OPTIM_ARG(double, momentum) = 0.0;
-  XGRAD_OPTIM_ARG(double, dampening) = 0.0;
-  XGRAD_OPTIM_ARG(double, weight_decay) = 0.0;
-  XGRAD_OPTIM_ARG(bool, nesterov) = false;
-  XGRAD_OPTIM_ARG(bool, maximize) = false;
-
- public:
+  explicit SGDOptions(double lr = 1e-3) { lr_ = lr; }
   std::string_view optimizer_name() const override { return "SGD"; }
-  double get_lr() const override { return lr_; }
-  void set_lr(double lr) override { lr_ = lr; }
-  std::optional<double> get_momentum() const override { return momentum_; }
-  void set_momentum(double m) override { momentum_ = m; }
-  void visit(OptionsVisitor& v) override;
-  void validate() const override;
+  /// nesterov needs momentum > 0 and dampening = 0.
+  void check_relations() const;
+  XGRAD_OPTIONS(SGDOptions, XGRAD_OPTIM_SGD_FIELDS)
 };
 
 struct SGDParamState : OptimizerCloneableParamState<SGDParamState> {
@@ -48,15 +45,14 @@ struct SGDParamState : OptimizerCloneableParamState<SGDParamState> {
   void visit(StateVisitor& v) override { v("momentum_buffer", momentum_buffer); }
 };
 
-class SGD : public Optimizer {
+class SGD : public ElementwiseOptimizer<SGD, SGDOptions, SGDParamState> {
  public:
-  SGD(const std::vector<ParamGroup>& groups, const SGDOptions& defaults);
-  SGD(const std::vector<Tensor>& params, const SGDOptions& defaults)
-      : SGD(std::vector<ParamGroup>{ParamGroup(params)}, defaults) {}
-  Tensor step(const LossClosure& closure = nullptr) override;
-
- protected:
-  std::unique_ptr<OptimizerParamState> make_state() const override { return std::make_unique<SGDParamState>(); }
+  SGD(const std::vector<ParamGroup>& groups, const SGDOptions& defaults) : ElementwiseOptimizer(groups, defaults) {}
+  SGD(const std::vector<Tensor>& params, const SGDOptions& defaults) : ElementwiseOptimizer(params, defaults) {}
+  /// Nothing: update creates the momentum buffer at the first step with momentum (b_1 = g).
+  static void init_state(const Tensor&, SGDParamState&, const SGDOptions&) {}
+  template <class T>
+  static void update(const Tensor& param, T* p, const T* g, SGDParamState& st, const SGDOptions& o);
 };
 
 }  // namespace xgrad::optim
