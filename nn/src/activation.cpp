@@ -69,13 +69,6 @@ Tensor derivative(const Tensor& x, const std::string& name, F f, D2 d2) {
   return d;
 }
 
-// Python's repr of a float: shortest round-trip digits, "1.0" rather than "1".
-std::string py_float(double v) {
-  std::string s = fmt::format("{}", v);
-  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";  // 'n' covers inf and nan
-  return s;
-}
-
 // ---- ELU / SELU: scale * (x > 0 ? x : alpha (e^x - 1)) --------------------------------------
 
 Tensor elu_impl(const Tensor& x, double alpha, double scale, std::string_view op, const std::string& node) {
@@ -318,21 +311,19 @@ Tensor Mish::forward(const Tensor& input) { return F::mish(input); }
 
 LeakyReLU::LeakyReLU(LeakyReLUOptions options) : Module("LeakyReLU"), options_(options) {}
 Tensor LeakyReLU::forward(const Tensor& input) { return F::leaky_relu(input, options_.negative_slope_); }
-std::string LeakyReLU::extra_repr() const { return "negative_slope=" + py_float(options_.negative_slope_); }
+std::string LeakyReLU::extra_repr() const { return repr_options(options_); }
 
 GELU::GELU(GELUOptions options) : Module("GELU"), options_(std::move(options)) { parse_gelu(options_.approximate_); }
 Tensor GELU::forward(const Tensor& input) { return F::gelu(input, options_.approximate_); }
-std::string GELU::extra_repr() const { return fmt::format("approximate='{}'", options_.approximate_); }
+std::string GELU::extra_repr() const { return repr_options(options_); }
 
 ELU::ELU(ELUOptions options) : Module("ELU"), options_(options) {}
 Tensor ELU::forward(const Tensor& input) { return F::elu(input, options_.alpha_); }
-std::string ELU::extra_repr() const { return "alpha=" + py_float(options_.alpha_); }
+std::string ELU::extra_repr() const { return repr_options(options_); }
 
 Softplus::Softplus(SoftplusOptions options) : Module("Softplus"), options_(options) {}
 Tensor Softplus::forward(const Tensor& input) { return F::softplus(input, options_.beta_, options_.threshold_); }
-std::string Softplus::extra_repr() const {
-  return fmt::format("beta={}, threshold={}", py_float(options_.beta_), py_float(options_.threshold_));
-}
+std::string Softplus::extra_repr() const { return repr_options(options_); }
 
 Hardtanh::Hardtanh(HardtanhOptions options) : Module("Hardtanh"), options_(options) {
   if (options_.min_val_ > options_.max_val_)
@@ -340,8 +331,6 @@ Hardtanh::Hardtanh(HardtanhOptions options) : Module("Hardtanh"), options_(optio
                             options_.max_val_));
 }
 Tensor Hardtanh::forward(const Tensor& input) { return F::hardtanh(input, options_.min_val_, options_.max_val_); }
-std::string Hardtanh::extra_repr() const {
-  return fmt::format("min_val={}, max_val={}", py_float(options_.min_val_), py_float(options_.max_val_));
-}
+std::string Hardtanh::extra_repr() const { return repr_options(options_); }
 
 }  // namespace xgrad::nn

@@ -156,10 +156,7 @@ void Linear::reset_parameters() {
 
 Tensor Linear::forward(const Tensor& input) { return functional::linear(input, weight, bias); }
 
-std::string Linear::extra_repr() const {
-  return fmt::format("in_features={}, out_features={}, bias={}", options_.in_features_, options_.out_features_,
-                     options_.bias_);
-}
+std::string Linear::extra_repr() const { return repr_options(options_); }
 
 // ---- Bilinear ------------------------------------------------------------------------------------
 
@@ -183,10 +180,7 @@ void Bilinear::reset_parameters() {
 
 Tensor Bilinear::forward(const Tensor& x1, const Tensor& x2) { return functional::bilinear(x1, x2, weight, bias); }
 
-std::string Bilinear::extra_repr() const {
-  return fmt::format("in1_features={}, in2_features={}, out_features={}, bias={}", options_.in1_features_,
-                     options_.in2_features_, options_.out_features_, options_.bias_);
-}
+std::string Bilinear::extra_repr() const { return repr_options(options_); }
 
 // ---- Flatten / Unflatten ---------------------------------------------------------------------------
 

@@ -20,11 +20,13 @@
 #include "xgrad/autograd/reduction.hpp"
 #include "xgrad/autograd/shape.hpp"
 #include "xgrad/nn/loss.hpp"
+#include "loss_checks.hpp"
 
 namespace xgrad::nn {
 
 namespace {
 
+using namespace loss_checks;
 using Grads = std::vector<Tensor>;
 
 constexpr std::int64_t kParallelWork = 32768;
@@ -52,19 +54,6 @@ void dispatch_floating(Dtype d, F&& f) {
     f.template operator()<double>();
 }
 
-void check_floating(const Tensor& t, std::string_view op, std::string_view what) {
-  detail::check_defined(t, op);
-  if (!is_floating(t.dtype()))
-    throw Error(fmt::format("{}: {} must be floating (float32 or float64), got {} of shape {}", op, what, t.dtype(),
-                            t.shape()));
-}
-
-void check_same_dtype(const Tensor& a, const Tensor& b, std::string_view op, std::string_view an, std::string_view bn) {
-  if (a.dtype() != b.dtype())
-    throw Error(fmt::format("{}: {} dtype {} and {} dtype {} differ (convert one with .to())", op, an, a.dtype(), bn,
-                            b.dtype()));
-}
-
 void check_reduction(Reduction r, std::string_view op) {
   if (r == Reduction::BatchMean)
     throw Error(fmt::format("{}: reduction 'batchmean' is only supported by kl_div (use none, mean or sum)", op));
@@ -82,6 +71,16 @@ void check_broadcast_weight(const Tensor& w, const Tensor& input, std::string_vi
   if (!ok)
     throw Error(
         fmt::format("{}: {} of shape {} does not broadcast to the input shape {}", op, what, w.shape(), input.shape()));
+}
+
+// The checks cross_entropy and multi_margin_loss start with: a floating input, a defined target,
+// a reduction other than batchmean and valid options.
+template <class Options>
+void check_scores_call(const Tensor& input, const Tensor& target, const Options& options, std::string_view op) {
+  check_floating(input, op, "input");
+  detail::check_defined(target, op);
+  check_reduction(options.reduction_, op);
+  xgrad::options::validate_options(options, op);
 }
 
 // ---- class-index targets ------------------------------------------------------------------
@@ -156,6 +155,27 @@ double validate_targets(const Tensor& target, const Tensor& w, std::int64_t c, s
     }
   });
   return denom;
+}
+
+// For each class-index target y_r (checked): the class to gather (y_r; 0 where y_r is ignore)
+// and its weight (w_y, 1 without w; 0 where ignored), as int64 [rows] and `dtype` [rows].
+std::pair<Tensor, Tensor> target_index_and_weight(const Tensor& target, const Tensor& w, Dtype dtype,
+                                                  std::optional<std::int64_t> ignore) {
+  const std::int64_t rows = target.numel();
+  Tensor idx = detail::make_tensor({rows}, Dtype::int64);
+  Tensor wy = detail::make_tensor({rows}, dtype);
+  dispatch_floating(dtype, [&]<class T>() {
+    const std::int64_t* y = target.data_ptr<std::int64_t>();
+    const T* wp = w.defined() ? w.data_ptr<T>() : nullptr;
+    std::int64_t* ip = idx.data_ptr<std::int64_t>();
+    T* wo = wy.data_ptr<T>();
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const bool ok = !ignore || y[r] != *ignore;
+      ip[r] = ok ? y[r] : 0;
+      wo[r] = ok ? (wp ? wp[y[r]] : T(1)) : T(0);
+    }
+  });
+  return {idx, wy};
 }
 
 // Reduces per-sample losses `l` ([N, S] or any shape with the samples' count) using PyTorch's
@@ -454,11 +474,8 @@ namespace functional {
 
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyLossOptions& options) {
   constexpr std::string_view op = "cross_entropy";
-  check_floating(input, op, "input");
-  detail::check_defined(target, op);
-  check_reduction(options.reduction_, op);
+  check_scores_call(input, target, options, op);
   const double eps = options.label_smoothing_;
-  if (!(eps >= 0.0 && eps <= 1.0)) throw Error(fmt::format("{}: label_smoothing must be in [0, 1], got {}", op, eps));
   const ClassLayout l = class_layout(input, op);
   const Tensor& w = options.weight_;
   check_class_weight(w, input, l.c, op);
@@ -494,6 +511,7 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossOptions&
   constexpr std::string_view op = "nll_loss";
   check_floating(input, op, "input");
   check_reduction(options.reduction_, op);
+  xgrad::options::validate_options(options, op);
   const ClassLayout l = class_layout(input, op);
   check_index_target(target, input, l, op);
   const Tensor& w = options.weight_;
@@ -501,34 +519,18 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossOptions&
   const double denom = validate_targets(target, w, l.c, options.ignore_index_, op);
   // l = -w_y input[y] through gather (differentiable twice); ignored targets gather class 0
   // with weight 0.
-  Tensor idx = detail::make_tensor({l.n, 1, l.s}, Dtype::int64);
-  Tensor wy = detail::make_tensor({l.n, l.s}, input.dtype());
-  dispatch_floating(input.dtype(), [&]<class T>() {
-    const std::int64_t* y = target.data_ptr<std::int64_t>();
-    const T* wp = w.defined() ? w.data_ptr<T>() : nullptr;
-    std::int64_t* ip = idx.data_ptr<std::int64_t>();
-    T* wo = wy.data_ptr<T>();
-    for (std::int64_t r = 0; r < l.n * l.s; ++r) {
-      const bool ok = y[r] != options.ignore_index_;
-      ip[r] = ok ? y[r] : 0;
-      wo[r] = ok ? (wp ? wp[y[r]] : T(1)) : T(0);
-    }
-  });
-  Tensor picked = reshape(gather(reshape(input, {l.n, l.c, l.s}), 1, idx), {l.n, l.s});
-  return reduce_weighted(neg(mul(picked, wy)), options.reduction_, denom, l.sample_shape);
+  const auto [idx, wy] = target_index_and_weight(target, w, input.dtype(), options.ignore_index_);
+  Tensor picked = reshape(gather(reshape(input, {l.n, l.c, l.s}), 1, reshape(idx, {l.n, 1, l.s})), {l.n, l.s});
+  return reduce_weighted(neg(mul(picked, reshape(wy, {l.n, l.s}))), options.reduction_, denom, l.sample_shape);
 }
 
 // ---- binary cross-entropy ----------------------------------------------------------------
 
 Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const BCELossOptions& options) {
   constexpr std::string_view op = "binary_cross_entropy";
-  check_floating(input, op, "input");
-  check_floating(target, op, "target");
-  if (input.shape() != target.shape())
-    throw Error(fmt::format("{}: input shape {} and target shape {} differ (expected the same shape)", op,
-                            input.shape(), target.shape()));
-  check_same_dtype(input, target, op, "input", "target");
+  check_pair(input, target, op);
   check_reduction(options.reduction_, op);
+  xgrad::options::validate_options(options, op);
   check_broadcast_weight(options.weight_, input, op, "weight");
   Tensor l = bce_op(input, target);
   if (options.weight_.defined()) l = mul(l, options.weight_);
@@ -538,13 +540,9 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const BCE
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
                                         const BCEWithLogitsLossOptions& options) {
   constexpr std::string_view op = "binary_cross_entropy_with_logits";
-  check_floating(input, op, "input");
-  check_floating(target, op, "target");
-  if (input.shape() != target.shape())
-    throw Error(fmt::format("{}: input shape {} and target shape {} differ (expected the same shape)", op,
-                            input.shape(), target.shape()));
-  check_same_dtype(input, target, op, "input", "target");
+  check_pair(input, target, op);
   check_reduction(options.reduction_, op);
+  xgrad::options::validate_options(options, op);
   check_broadcast_weight(options.weight_, input, op, "weight");
   check_broadcast_weight(options.pos_weight_, input, op, "pos_weight");
   Tensor pw = options.pos_weight_;
@@ -558,11 +556,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
 
 Tensor multi_margin_loss(const Tensor& input, const Tensor& target, const MultiMarginLossOptions& options) {
   constexpr std::string_view op = "multi_margin_loss";
-  check_floating(input, op, "input");
-  detail::check_defined(target, op);
-  check_reduction(options.reduction_, op);
-  if (options.p_ != 1 && options.p_ != 2)
-    throw Error(fmt::format("{}: only p = 1 and p = 2 are supported, got p = {}", op, options.p_));
+  check_scores_call(input, target, options, op);
   if (input.dim() != 1 && input.dim() != 2)
     throw Error(fmt::format("{}: expected input of shape [C] or [N, C], got shape {}", op, input.shape()));
   const ClassLayout l = class_layout(input, op);
@@ -572,22 +566,18 @@ Tensor multi_margin_loss(const Tensor& input, const Tensor& target, const MultiM
   check_class_weight(w, input, l.c, op);
   validate_targets(target, w, l.c, std::nullopt, op);
   // l_n = sum_j mask_{n,j} relu(margin - x_y + x_j)^p, mask_{n,j} = [j != y] w_y / C (constant).
-  Tensor idx = detail::make_tensor({l.n, 1}, Dtype::int64);
+  const auto [idx, wy] = target_index_and_weight(target, w, input.dtype(), std::nullopt);
   Tensor mask = detail::make_tensor({l.n, l.c}, input.dtype());
   dispatch_floating(input.dtype(), [&]<class T>() {
     const std::int64_t* y = target.data_ptr<std::int64_t>();
-    const T* wp = w.defined() ? w.data_ptr<T>() : nullptr;
-    std::int64_t* ip = idx.data_ptr<std::int64_t>();
+    const T* wyp = wy.data_ptr<T>();
     T* mp = mask.data_ptr<T>();
-    for (std::int64_t r = 0; r < l.n; ++r) {
-      ip[r] = y[r];
-      const T v = (wp ? wp[y[r]] : T(1)) / static_cast<T>(l.c);
-      for (std::int64_t k = 0; k < l.c; ++k) mp[r * l.c + k] = k == y[r] ? T(0) : v;
-    }
+    for (std::int64_t r = 0; r < l.n; ++r)
+      for (std::int64_t k = 0; k < l.c; ++k) mp[r * l.c + k] = k == y[r] ? T(0) : wyp[r] / static_cast<T>(l.c);
   });
   const Tensor x2 = reshape(input, {l.n, l.c});
   // relu: gradient 0 at z == 0, like PyTorch's `if (z > 0)`.
-  Tensor z = relu(add(sub(x2, gather(x2, 1, idx)), options.margin_));
+  Tensor z = relu(add(sub(x2, gather(x2, 1, reshape(idx, {l.n, 1}))), options.margin_));
   if (options.p_ == 2) z = mul(z, z);
   Tensor per_sample = sum(mul(z, mask), {1});
   if (options.reduction_ == Reduction::None) return reshape(per_sample, l.sample_shape);

@@ -212,7 +212,7 @@ void Module::check_new_name(const std::string& name, std::string_view what) cons
         fmt::format("{}: cannot register {} '{}': a {} with that name already exists", name_, what, name, existing));
 }
 
-Tensor& Module::register_parameter(const std::string& name, Tensor tensor, bool requires_grad) {
+Tensor Module::register_parameter(const std::string& name, Tensor tensor, bool requires_grad) {
   check_new_name(name, "parameter");
   if (!tensor.defined())
     throw Error(fmt::format("{}: cannot register parameter '{}': the tensor is undefined", name_, name));
@@ -222,7 +222,7 @@ Tensor& Module::register_parameter(const std::string& name, Tensor tensor, bool 
   return parameters_.back().second;
 }
 
-Tensor& Module::register_buffer(const std::string& name, Tensor tensor) {
+Tensor Module::register_buffer(const std::string& name, Tensor tensor) {
   check_new_name(name, "buffer");
   if (!tensor.defined())
     throw Error(fmt::format("{}: cannot register buffer '{}': the tensor is undefined", name_, name));

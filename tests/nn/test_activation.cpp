@@ -653,6 +653,17 @@ BOOST_AUTO_TEST_CASE(modules_match_functions) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(options_getters_setters_and_printing) {
+  // One field list per options struct: chainable setters, getters, public members, printing.
+  nn::SoftplusOptions o = nn::SoftplusOptions().beta(2.0).threshold(5.0);
+  BOOST_TEST(o.beta() == 2.0);
+  BOOST_TEST(o.threshold_ == 5.0);
+  BOOST_TEST(nn::repr_options(o) == "beta=2.0, threshold=5.0");
+  BOOST_TEST(nn::GELUOptions().approximate("tanh").approximate() == "tanh");
+  BOOST_TEST(nn::repr_options(nn::GELUOptions()) == "approximate='none'");
+  BOOST_TEST(xgrad::options::format_options(nn::HardtanhOptions()) == "min_val=-1, max_val=1");
+}
+
 BOOST_AUTO_TEST_CASE(modules_print_like_pytorch) {
   BOOST_TEST(nn::Sigmoid().repr() == "Sigmoid()");
   BOOST_TEST(nn::Tanh().repr() == "Tanh()");

@@ -48,6 +48,9 @@ BOOST_AUTO_TEST_CASE(linear_values_by_hand) {
   // Empty batch.
   BOOST_CHECK(lin(zeros({0, 2})).shape() == (Shape{0, 3}));
   BOOST_CHECK_EQUAL(lin.repr(), "Linear(in_features=2, out_features=3, bias=true)");
+  // LinearOptions: positional sizes, chainable setters and getters from one field list.
+  BOOST_CHECK_EQUAL(LinearOptions(2, 3).bias(false).out_features(4).out_features(), 4);
+  BOOST_CHECK(!LinearOptions(2, 3).bias(false).bias());
 }
 
 BOOST_AUTO_TEST_CASE(linear_without_bias) {

@@ -706,6 +706,39 @@ BOOST_AUTO_TEST_CASE(modules_print) {
   BOOST_TEST(MarginRankingLoss().extra_repr() == "margin=0.0, reduction=mean");
 }
 
+BOOST_AUTO_TEST_CASE(options_one_field_list) {
+  // The reduction base's setter returns the derived options, so chains mix both.
+  CrossEntropyLossOptions o = CrossEntropyLossOptions().reduction(Reduction::Sum).label_smoothing(0.1);
+  BOOST_TEST((o.reduction() == Reduction::Sum));
+  BOOST_TEST(o.label_smoothing() == 0.1);
+  BOOST_TEST(o.ignore_index() == -100);
+  BOOST_TEST((MultiMarginLossOptions(Reduction::None).p(2).reduction() == Reduction::None));
+  BOOST_TEST(options::format_options(CrossEntropyLossOptions()) ==
+             "reduction=mean, weight=None, ignore_index=-100, label_smoothing=0");
+  XGRAD_CHECK_THROW_MSG(options::validate_options(HuberLossOptions().delta(std::nan("")), "Huber"),
+                        "Huber: delta must be > 0, got nan");
+  BOOST_CHECK_NO_THROW(CosineEmbeddingLoss(CosineEmbeddingLossOptions().margin(-3.0)));  // margin: any value
+}
+
+BOOST_AUTO_TEST_CASE(loss_modules_share_one_skeleton) {
+  // Every loss is a Loss; a three-input loss called with two inputs names itself.
+  std::shared_ptr<Loss> ranking = std::make_shared<MarginRankingLoss>(MarginRankingLossOptions().margin(0.5));
+  XGRAD_CHECK_THROW_MSG((*ranking)(f64({1.}), f64({1.})),
+                        "MarginRankingLoss: takes three inputs: call forward(input1, input2, target)");
+  std::shared_ptr<Loss> cosine = std::make_shared<CosineEmbeddingLoss>();
+  BOOST_TEST(cosine->extra_repr() == "margin=0.0, reduction=mean");
+  // Tensor-valued options are registered as buffers under their option's name; options()
+  // holds the buffer handle, and state dicts round-trip.
+  auto bce = std::make_shared<BCEWithLogitsLoss>(BCEWithLogitsLossOptions().pos_weight(f64({2., 3.})));
+  BOOST_REQUIRE_EQUAL(bce->named_buffers().size(), 1u);
+  BOOST_TEST(bce->named_buffers()[0].first == "pos_weight");
+  BOOST_TEST(bce->options().pos_weight().is_same(bce->named_buffers()[0].second));
+  BOOST_TEST(!bce->options().weight().defined());
+  auto other = std::make_shared<BCEWithLogitsLoss>(BCEWithLogitsLossOptions().pos_weight(f64({0., 0.})));
+  other->load_state_dict(bce->state_dict());
+  check_close(other->options().pos_weight(), f64({2., 3.}), 0);
+}
+
 // ---- errors --------------------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(errors_pointwise) {

@@ -92,15 +92,34 @@ BOOST_AUTO_TEST_CASE(registration_rules) {
   // Parameters are leaves that require grad; int64 parameters never do; buffers do not.
   BOOST_CHECK(m.parameters()[0].requires_grad());
   BOOST_CHECK(m.parameters()[0].is_leaf());
-  Tensor& idx = m.register_parameter("idx", zeros({2}, dtype(int64)));
+  Tensor idx = m.register_parameter("idx", zeros({2}, dtype(int64)));
   BOOST_CHECK(!idx.requires_grad());
   Tensor frozen = m.register_parameter("frozen", zeros({2}), /*requires_grad=*/false);
   BOOST_CHECK(!frozen.requires_grad());
   // A non-leaf is detached on registration.
   Tensor x = ones({2}, dtype(float32).requires_grad());
-  Tensor& nl = m.register_parameter("nl", x * 2.0);
+  Tensor nl = m.register_parameter("nl", x * 2.0);
   BOOST_CHECK(nl.is_leaf());
   BOOST_CHECK(nl.requires_grad());
+}
+
+BOOST_AUTO_TEST_CASE(registered_handles_stay_valid_after_later_registrations) {
+  // register_* returns a handle sharing the registered TensorImpl (not a reference into the
+  // registry, which a later registration may reallocate).
+  Module m("Custom");
+  Tensor w = m.register_parameter("w", zeros({2}));
+  Tensor b = m.register_buffer("b", zeros({3}));
+  for (int i = 0; i < 64; ++i) {
+    m.register_parameter(fmt::format("p{}", i), zeros({1}));
+    m.register_buffer(fmt::format("q{}", i), zeros({1}));
+  }
+  BOOST_CHECK(w.is_same(m.named_parameters()[0].second));
+  BOOST_CHECK(b.is_same(m.named_buffers()[0].second));
+  m.set_tensor("w", ones({2}));  // in-place changes are visible through the handle
+  BOOST_CHECK_EQUAL(w.sum().item<float>(), 2.0f);
+  m.to(float64);
+  BOOST_CHECK(w.dtype() == float64);
+  BOOST_CHECK(b.dtype() == float64);
 }
 
 BOOST_AUTO_TEST_CASE(named_access_in_registration_order) {

@@ -18,6 +18,7 @@
 
 #include "xgrad/autograd/tensor.hpp"
 #include "xgrad/nn/module.hpp"
+#include "xgrad/nn/options.hpp"
 
 namespace xgrad::nn {
 
@@ -75,57 +76,43 @@ Tensor mish(const Tensor& x);
 inline constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
 inline constexpr double kSeluScale = 1.0507009873554804934193349852946;
 
-// ---- options (chainable setters, like TensorOptions) -------------------------------------
+// ---- options (one field list each, on the option mechanism of xgrad/nn/options.hpp:
+//      chainable setters, getters, printing) -------------------------------------------------
 
 struct LeakyReLUOptions {
-  double negative_slope_ = 0.01;
-  LeakyReLUOptions& negative_slope(double v) {
-    negative_slope_ = v;
-    return *this;
-  }
+#define XGRAD_NN_FIELDS(X) X(double, negative_slope, 0.01, ::xgrad::options::any)
+  XGRAD_OPTIONS(LeakyReLUOptions, XGRAD_NN_FIELDS)
+#undef XGRAD_NN_FIELDS
 };
 
 struct GELUOptions {
-  /// "none" (exact erf form) or "tanh".
-  std::string approximate_ = "none";
-  GELUOptions& approximate(std::string v) {
-    approximate_ = std::move(v);
-    return *this;
-  }
+  /// approximate: "none" (exact erf form) or "tanh".
+#define XGRAD_NN_FIELDS(X) X(std::string, approximate, "none", ::xgrad::options::any)
+  XGRAD_OPTIONS(GELUOptions, XGRAD_NN_FIELDS)
+#undef XGRAD_NN_FIELDS
 };
 
 struct ELUOptions {
-  double alpha_ = 1.0;
-  ELUOptions& alpha(double v) {
-    alpha_ = v;
-    return *this;
-  }
+#define XGRAD_NN_FIELDS(X) X(double, alpha, 1.0, ::xgrad::options::any)
+  XGRAD_OPTIONS(ELUOptions, XGRAD_NN_FIELDS)
+#undef XGRAD_NN_FIELDS
 };
 
 struct SoftplusOptions {
-  double beta_ = 1.0;
-  double threshold_ = 20.0;
-  SoftplusOptions& beta(double v) {
-    beta_ = v;
-    return *this;
-  }
-  SoftplusOptions& threshold(double v) {
-    threshold_ = v;
-    return *this;
-  }
+#define XGRAD_NN_FIELDS(X)                             \
+  X(double, beta, 1.0, ::xgrad::options::any)          \
+  X(double, threshold, 20.0, ::xgrad::options::any)
+  XGRAD_OPTIONS(SoftplusOptions, XGRAD_NN_FIELDS)
+#undef XGRAD_NN_FIELDS
 };
 
+/// min_val must not be greater than max_val (checked by Hardtanh).
 struct HardtanhOptions {
-  double min_val_ = -1.0;
-  double max_val_ = 1.0;
-  HardtanhOptions& min_val(double v) {
-    min_val_ = v;
-    return *this;
-  }
-  HardtanhOptions& max_val(double v) {
-    max_val_ = v;
-    return *this;
-  }
+#define XGRAD_NN_FIELDS(X)                             \
+  X(double, min_val, -1.0, ::xgrad::options::any)      \
+  X(double, max_val, 1.0, ::xgrad::options::any)
+  XGRAD_OPTIONS(HardtanhOptions, XGRAD_NN_FIELDS)
+#undef XGRAD_NN_FIELDS
 };
 
 // ---- modules: forward(x) calls the functional form; extra_repr() prints the hyper-parameters

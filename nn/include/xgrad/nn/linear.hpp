@@ -7,6 +7,7 @@
 #include <string>
 
 #include "xgrad/nn/module.hpp"
+#include "xgrad/nn/options.hpp"
 
 namespace xgrad::nn {
 
@@ -32,17 +33,18 @@ Tensor dropout(const Tensor& x, double p = 0.5, bool training = true);
 
 }  // namespace functional
 
-/// Options of Linear: LinearOptions(in, out).bias(false).
+/// Options of Linear: LinearOptions(in, out).bias(false). Sizes are checked by Linear.
 struct LinearOptions {
-  LinearOptions(std::int64_t in_features, std::int64_t out_features)
-      : in_features_(in_features), out_features_(out_features) {}
-  LinearOptions& bias(bool on) {
-    bias_ = on;
-    return *this;
+  LinearOptions(std::int64_t in_features, std::int64_t out_features) {
+    in_features_ = in_features;
+    out_features_ = out_features;
   }
-  std::int64_t in_features_;
-  std::int64_t out_features_;
-  bool bias_ = true;
+#define XGRAD_NN_FIELDS(X)                                      \
+  X(std::int64_t, in_features, 0, ::xgrad::options::any)        \
+  X(std::int64_t, out_features, 0, ::xgrad::options::any)       \
+  X(bool, bias, true, ::xgrad::options::any)
+  XGRAD_OPTIONS(LinearOptions, XGRAD_NN_FIELDS)
+#undef XGRAD_NN_FIELDS
 };
 
 /// Fully connected layer y = x W^T + b (functional::linear). weight: [out, in],
@@ -67,18 +69,21 @@ class Linear : public Module {
   LinearOptions options_;
 };
 
-/// Options of Bilinear: BilinearOptions(in1, in2, out).bias(false).
+/// Options of Bilinear: BilinearOptions(in1, in2, out).bias(false). Sizes are checked by
+/// Bilinear.
 struct BilinearOptions {
-  BilinearOptions(std::int64_t in1_features, std::int64_t in2_features, std::int64_t out_features)
-      : in1_features_(in1_features), in2_features_(in2_features), out_features_(out_features) {}
-  BilinearOptions& bias(bool on) {
-    bias_ = on;
-    return *this;
+  BilinearOptions(std::int64_t in1_features, std::int64_t in2_features, std::int64_t out_features) {
+    in1_features_ = in1_features;
+    in2_features_ = in2_features;
+    out_features_ = out_features;
   }
-  std::int64_t in1_features_;
-  std::int64_t in2_features_;
-  std::int64_t out_features_;
-  bool bias_ = true;
+#define XGRAD_NN_FIELDS(X)                                      \
+  X(std::int64_t, in1_features, 0, ::xgrad::options::any)       \
+  X(std::int64_t, in2_features, 0, ::xgrad::options::any)       \
+  X(std::int64_t, out_features, 0, ::xgrad::options::any)       \
+  X(bool, bias, true, ::xgrad::options::any)
+  XGRAD_OPTIONS(BilinearOptions, XGRAD_NN_FIELDS)
+#undef XGRAD_NN_FIELDS
 };
 
 /// y = x1^T A x2 + b (functional::bilinear); call forward(x1, x2). weight: [out, in1, in2],

@@ -23,12 +23,18 @@
 //   xgrad::Tensor l2 = xgrad::nn::functional::mse_loss(y_hat, y, xgrad::nn::Reduction::Sum);
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "xgrad/autograd/tensor.hpp"
 #include "xgrad/nn/module.hpp"
+#include "xgrad/nn/options.hpp"
 
 namespace xgrad::nn {
 
@@ -39,210 +45,104 @@ enum class Reduction { None, Mean, Sum, BatchMean };
 /// "none", "mean", "sum" or "batchmean".
 std::string_view reduction_name(Reduction r);
 
-// ---- options (chainable setters; each also converts implicitly from a Reduction so that
-//      `mse_loss(x, y, Reduction::Sum)` works) ---------------------------------------------
+/// Same as reduction_name (found by ADL, so options::format_options prints reductions by name).
+inline std::string_view to_string(Reduction r) { return reduction_name(r); }
 
-struct MSELossOptions {
-  MSELossOptions(Reduction r = Reduction::Mean) : reduction_(r) {}  // NOLINT: implicit on purpose
-  Reduction reduction_;
-  MSELossOptions& reduction(Reduction r) {
-    reduction_ = r;
-    return *this;
-  }
+// ---- options ----------------------------------------------------------------------------------
+// Every loss's options derive from ReductionOptions and declare their own fields ONCE (type,
+// name, default, check) with the option mechanism of xgrad/autograd/options.hpp: chainable
+// setters (`CrossEntropyLossOptions().label_smoothing(0.1)`), getters, public `name_` members,
+// validation (run by the functional form), printing and visiting follow. Each converts
+// implicitly from a Reduction, so that `mse_loss(x, y, Reduction::Sum)` works. Tensor-valued
+// options (class weights, pos_weight) are registered as buffers by the module form.
+
+/// The `reduction` option shared by every loss (CRTP: its setter returns Derived&).
+template <class Derived>
+struct ReductionOptions {
+  ReductionOptions(Reduction r = Reduction::Mean) : reduction_(r) {}  // NOLINT: implicit on purpose
+#define XGRAD_NN_FIELDS(X) X(::xgrad::nn::Reduction, reduction, ::xgrad::nn::Reduction::Mean, ::xgrad::options::any)
+  XGRAD_OPTIONS(Derived, XGRAD_NN_FIELDS)
+#undef XGRAD_NN_FIELDS
 };
 
-struct L1LossOptions {
-  L1LossOptions(Reduction r = Reduction::Mean) : reduction_(r) {}  // NOLINT: implicit on purpose
-  Reduction reduction_;
-  L1LossOptions& reduction(Reduction r) {
-    reduction_ = r;
-    return *this;
+/// Declares a loss's options struct `Name`: ReductionOptions plus FIELDS (an X-macro of
+/// (type, name, default, check)). extra_repr prints the scalar options with `reduction` at
+/// position ReductionAt among them (PyTorch's argument order).
+#define XGRAD_NN_LOSS_OPTIONS_(Name, FIELDS, ReductionAt)                              \
+  struct Name : ::xgrad::nn::ReductionOptions<Name> {                                  \
+    using ReductionOptions<Name>::ReductionOptions;                                    \
+    XGRAD_OPTIONS_EXTEND(Name, ::xgrad::nn::ReductionOptions<Name>, FIELDS)            \
+    static constexpr std::size_t repr_reduction_at = ReductionAt;                      \
   }
-};
+#define XGRAD_NN_NO_FIELDS_(X)
 
-struct SmoothL1LossOptions {
-  SmoothL1LossOptions(Reduction r = Reduction::Mean) : reduction_(r) {}  // NOLINT: implicit on purpose
-  Reduction reduction_;
-  double beta_ = 1.0;
-  SmoothL1LossOptions& reduction(Reduction r) {
-    reduction_ = r;
-    return *this;
-  }
-  SmoothL1LossOptions& beta(double v) {
-    beta_ = v;
-    return *this;
-  }
-};
+XGRAD_NN_LOSS_OPTIONS_(MSELossOptions, XGRAD_NN_NO_FIELDS_, 0);
+XGRAD_NN_LOSS_OPTIONS_(L1LossOptions, XGRAD_NN_NO_FIELDS_, 0);
 
-struct HuberLossOptions {
-  HuberLossOptions(Reduction r = Reduction::Mean) : reduction_(r) {}  // NOLINT: implicit on purpose
-  Reduction reduction_;
-  double delta_ = 1.0;
-  HuberLossOptions& reduction(Reduction r) {
-    reduction_ = r;
-    return *this;
-  }
-  HuberLossOptions& delta(double v) {
-    delta_ = v;
-    return *this;
-  }
-};
+#define XGRAD_NN_FIELDS(X) X(double, beta, 1.0, ::xgrad::nn::checks::non_negative)
+XGRAD_NN_LOSS_OPTIONS_(SmoothL1LossOptions, XGRAD_NN_FIELDS, 0);
+#undef XGRAD_NN_FIELDS
 
-struct BCELossOptions {
-  BCELossOptions(Reduction r = Reduction::Mean) : reduction_(r) {}  // NOLINT: implicit on purpose
-  Reduction reduction_;
-  Tensor weight_;  ///< optional, broadcastable to the input's shape
-  BCELossOptions& reduction(Reduction r) {
-    reduction_ = r;
-    return *this;
-  }
-  BCELossOptions& weight(Tensor w) {
-    weight_ = std::move(w);
-    return *this;
-  }
-};
+#define XGRAD_NN_FIELDS(X) X(double, delta, 1.0, ::xgrad::nn::checks::positive)
+XGRAD_NN_LOSS_OPTIONS_(HuberLossOptions, XGRAD_NN_FIELDS, 0);
+#undef XGRAD_NN_FIELDS
 
-struct BCEWithLogitsLossOptions {
-  BCEWithLogitsLossOptions(Reduction r = Reduction::Mean) : reduction_(r) {}  // NOLINT: implicit on purpose
-  Reduction reduction_;
-  Tensor weight_;      ///< optional, broadcastable to the input's shape
-  Tensor pos_weight_;  ///< optional, broadcastable to the input's shape (e.g. [C] for [N, C])
-  BCEWithLogitsLossOptions& reduction(Reduction r) {
-    reduction_ = r;
-    return *this;
-  }
-  BCEWithLogitsLossOptions& weight(Tensor w) {
-    weight_ = std::move(w);
-    return *this;
-  }
-  BCEWithLogitsLossOptions& pos_weight(Tensor w) {
-    pos_weight_ = std::move(w);
-    return *this;
-  }
-};
+/// weight: optional, broadcastable to the input's shape.
+#define XGRAD_NN_FIELDS(X) X(Tensor, weight, Tensor(), ::xgrad::options::any)
+XGRAD_NN_LOSS_OPTIONS_(BCELossOptions, XGRAD_NN_FIELDS, 0);
+#undef XGRAD_NN_FIELDS
 
-struct CrossEntropyLossOptions {
-  CrossEntropyLossOptions(Reduction r = Reduction::Mean) : reduction_(r) {}  // NOLINT: implicit on purpose
-  Reduction reduction_;
-  Tensor weight_;                     ///< optional class weights [C]
-  std::int64_t ignore_index_ = -100;  ///< class-index targets only
-  double label_smoothing_ = 0.0;      ///< in [0, 1]
-  CrossEntropyLossOptions& reduction(Reduction r) {
-    reduction_ = r;
-    return *this;
-  }
-  CrossEntropyLossOptions& weight(Tensor w) {
-    weight_ = std::move(w);
-    return *this;
-  }
-  CrossEntropyLossOptions& ignore_index(std::int64_t v) {
-    ignore_index_ = v;
-    return *this;
-  }
-  CrossEntropyLossOptions& label_smoothing(double v) {
-    label_smoothing_ = v;
-    return *this;
-  }
-};
+/// weight, pos_weight: optional, broadcastable to the input's shape (e.g. [C] for [N, C]).
+#define XGRAD_NN_FIELDS(X)                                \
+  X(Tensor, weight, Tensor(), ::xgrad::options::any)      \
+  X(Tensor, pos_weight, Tensor(), ::xgrad::options::any)
+XGRAD_NN_LOSS_OPTIONS_(BCEWithLogitsLossOptions, XGRAD_NN_FIELDS, 0);
+#undef XGRAD_NN_FIELDS
 
-struct NLLLossOptions {
-  NLLLossOptions(Reduction r = Reduction::Mean) : reduction_(r) {}  // NOLINT: implicit on purpose
-  Reduction reduction_;
-  Tensor weight_;  ///< optional class weights [C]
-  std::int64_t ignore_index_ = -100;
-  NLLLossOptions& reduction(Reduction r) {
-    reduction_ = r;
-    return *this;
-  }
-  NLLLossOptions& weight(Tensor w) {
-    weight_ = std::move(w);
-    return *this;
-  }
-  NLLLossOptions& ignore_index(std::int64_t v) {
-    ignore_index_ = v;
-    return *this;
-  }
-};
+/// weight: optional class weights [C]; ignore_index: class-index targets only;
+/// label_smoothing in [0, 1].
+#define XGRAD_NN_FIELDS(X)                                                  \
+  X(Tensor, weight, Tensor(), ::xgrad::options::any)                        \
+  X(std::int64_t, ignore_index, -100, ::xgrad::options::any)                \
+  X(double, label_smoothing, 0.0, ::xgrad::nn::checks::unit_interval)
+XGRAD_NN_LOSS_OPTIONS_(CrossEntropyLossOptions, XGRAD_NN_FIELDS, 1);
+#undef XGRAD_NN_FIELDS
 
-struct KLDivLossOptions {
-  KLDivLossOptions(Reduction r = Reduction::Mean) : reduction_(r) {}  // NOLINT: implicit on purpose
-  Reduction reduction_;
-  bool log_target_ = false;  ///< the target holds log-probabilities
-  KLDivLossOptions& reduction(Reduction r) {
-    reduction_ = r;
-    return *this;
-  }
-  KLDivLossOptions& log_target(bool v) {
-    log_target_ = v;
-    return *this;
-  }
-};
+/// weight: optional class weights [C].
+#define XGRAD_NN_FIELDS(X)                             \
+  X(Tensor, weight, Tensor(), ::xgrad::options::any)   \
+  X(std::int64_t, ignore_index, -100, ::xgrad::options::any)
+XGRAD_NN_LOSS_OPTIONS_(NLLLossOptions, XGRAD_NN_FIELDS, 1);
+#undef XGRAD_NN_FIELDS
 
-struct HingeEmbeddingLossOptions {
-  HingeEmbeddingLossOptions(Reduction r = Reduction::Mean) : reduction_(r) {}  // NOLINT: implicit on purpose
-  Reduction reduction_;
-  double margin_ = 1.0;
-  HingeEmbeddingLossOptions& reduction(Reduction r) {
-    reduction_ = r;
-    return *this;
-  }
-  HingeEmbeddingLossOptions& margin(double v) {
-    margin_ = v;
-    return *this;
-  }
-};
+/// log_target: the target holds log-probabilities.
+#define XGRAD_NN_FIELDS(X) X(bool, log_target, false, ::xgrad::options::any)
+XGRAD_NN_LOSS_OPTIONS_(KLDivLossOptions, XGRAD_NN_FIELDS, 0);
+#undef XGRAD_NN_FIELDS
 
-struct MarginRankingLossOptions {
-  MarginRankingLossOptions(Reduction r = Reduction::Mean) : reduction_(r) {}  // NOLINT: implicit on purpose
-  Reduction reduction_;
-  double margin_ = 0.0;
-  MarginRankingLossOptions& reduction(Reduction r) {
-    reduction_ = r;
-    return *this;
-  }
-  MarginRankingLossOptions& margin(double v) {
-    margin_ = v;
-    return *this;
-  }
-};
+#define XGRAD_NN_FIELDS(X) X(double, margin, 1.0, ::xgrad::options::any)
+XGRAD_NN_LOSS_OPTIONS_(HingeEmbeddingLossOptions, XGRAD_NN_FIELDS, 1);
+#undef XGRAD_NN_FIELDS
 
-struct MultiMarginLossOptions {
-  MultiMarginLossOptions(Reduction r = Reduction::Mean) : reduction_(r) {}  // NOLINT: implicit on purpose
-  Reduction reduction_;
-  std::int64_t p_ = 1;  ///< 1 or 2
-  double margin_ = 1.0;
-  Tensor weight_;  ///< optional class weights [C]
-  MultiMarginLossOptions& reduction(Reduction r) {
-    reduction_ = r;
-    return *this;
-  }
-  MultiMarginLossOptions& p(std::int64_t v) {
-    p_ = v;
-    return *this;
-  }
-  MultiMarginLossOptions& margin(double v) {
-    margin_ = v;
-    return *this;
-  }
-  MultiMarginLossOptions& weight(Tensor w) {
-    weight_ = std::move(w);
-    return *this;
-  }
-};
+#define XGRAD_NN_FIELDS(X) X(double, margin, 0.0, ::xgrad::options::any)
+XGRAD_NN_LOSS_OPTIONS_(MarginRankingLossOptions, XGRAD_NN_FIELDS, 1);
+#undef XGRAD_NN_FIELDS
 
-struct CosineEmbeddingLossOptions {
-  CosineEmbeddingLossOptions(Reduction r = Reduction::Mean) : reduction_(r) {}  // NOLINT: implicit on purpose
-  Reduction reduction_;
-  double margin_ = 0.0;  ///< PyTorch suggests [-1, 1]; any value is accepted
-  CosineEmbeddingLossOptions& reduction(Reduction r) {
-    reduction_ = r;
-    return *this;
-  }
-  CosineEmbeddingLossOptions& margin(double v) {
-    margin_ = v;
-    return *this;
-  }
-};
+/// p: 1 or 2; weight: optional class weights [C].
+#define XGRAD_NN_FIELDS(X)                                          \
+  X(std::int64_t, p, 1, ::xgrad::nn::checks::one_or_two)            \
+  X(double, margin, 1.0, ::xgrad::options::any)                     \
+  X(Tensor, weight, Tensor(), ::xgrad::options::any)
+XGRAD_NN_LOSS_OPTIONS_(MultiMarginLossOptions, XGRAD_NN_FIELDS, 2);
+#undef XGRAD_NN_FIELDS
+
+/// margin: PyTorch suggests [-1, 1]; any value is accepted.
+#define XGRAD_NN_FIELDS(X) X(double, margin, 0.0, ::xgrad::options::any)
+XGRAD_NN_LOSS_OPTIONS_(CosineEmbeddingLossOptions, XGRAD_NN_FIELDS, 1);
+#undef XGRAD_NN_FIELDS
+
+#undef XGRAD_NN_NO_FIELDS_
+#undef XGRAD_NN_LOSS_OPTIONS_
 
 namespace functional {
 
@@ -331,192 +231,154 @@ Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const T
 }  // namespace functional
 
 // ---- modules ----------------------------------------------------------------------------------
-// A loss module has no parameters; class weights and pos_weight are registered as buffers
-// ("weight", "pos_weight") when given, so to(dtype) and state_dict() see them, and forward
-// uses the buffers. Call forward(input, target) or (*loss)(input, target): module hooks are
-// not run for losses (they take two inputs). extra_repr() prints the scalar options.
+// Every loss module is LossModule<Options, functional form>: it forwards to the functional form
+// with its options, which validates them (the module checks them once more at construction, so
+// a bad option fails where the module is made, naming it: "SmoothL1Loss: beta must be >= 0").
+// A loss module has no parameters; tensor-valued options (class weights, pos_weight) are
+// registered as buffers under their option's name ("weight", "pos_weight") when given, so
+// to(dtype), state_dict() and load_state_dict() see them, and forward uses the buffers. Call
+// forward(input, target) or (*loss)(input, target) (three-input losses: forward(input1,
+// input2, target)): module hooks are not run for losses (they take several inputs).
+// extra_repr() prints the scalar options.
 
-/// Base of the two-input losses (a common type for training code: `std::shared_ptr<Loss>`).
+/// Base of every loss (a common type for training code: `std::shared_ptr<Loss>`).
 class Loss : public Module {
  public:
   using Module::Module;
   /// The single-input Module::forward throws for losses; use forward(input, target).
   using Module::forward;
+  /// The two-input losses' computation; three-input losses (MarginRankingLoss,
+  /// CosineEmbeddingLoss) throw xgrad::Error naming the module.
   virtual Tensor forward(const Tensor& input, const Tensor& target) = 0;
   Tensor operator()(const Tensor& input, const Tensor& target) { return forward(input, target); }
+};
+
+/// A loss module generated from its functional form `Functional` (Tensor f(input, target,
+/// const Options&) or Tensor f(input1, input2, target, const Options&)).
+template <class Options, auto Functional>
+class LossModule : public Loss {
+  static constexpr bool kThreeInputs =
+      std::is_invocable_v<decltype(Functional), const Tensor&, const Tensor&, const Tensor&, const Options&>;
+
+ public:
+  using Loss::forward;
+  using Loss::operator();
+  Tensor forward(const Tensor& input, const Tensor& target) override {
+    if constexpr (kThreeInputs) {
+      throw Error(fmt::format("{}: takes three inputs: call forward(input1, input2, target)", name()));
+    } else {
+      return Functional(input, target, options_);
+    }
+  }
+  Tensor forward(const Tensor& input1, const Tensor& input2, const Tensor& target)
+    requires kThreeInputs
+  {
+    return Functional(input1, input2, target, options_);
+  }
+  Tensor operator()(const Tensor& input1, const Tensor& input2, const Tensor& target)
+    requires kThreeInputs
+  {
+    return forward(input1, input2, target);
+  }
+  /// The scalar options, `reduction` at its place in PyTorch's argument order.
+  std::string extra_repr() const override {
+    std::vector<std::string> items = repr_items(options_);  // reduction (the base's field) first
+    std::rotate(items.begin(), items.begin() + 1, items.begin() + 1 + Options::repr_reduction_at);
+    std::string out;
+    for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+    return out;
+  }
+  /// The options; tensor-valued ones are the registered buffers.
+  const Options& options() const { return options_; }
 
  protected:
-  /// The registered buffer `name`, or an undefined tensor when there is none.
-  Tensor buffer_or_undefined(std::string_view name) const;
-};
-
-class MSELoss : public Loss {
- public:
-  explicit MSELoss(MSELossOptions options = {}) : Loss("MSELoss"), options_(options) {}
-  using Loss::forward;
-  Tensor forward(const Tensor& input, const Tensor& target) override;
-  std::string extra_repr() const override;
-  const MSELossOptions& options() const { return options_; }
+  LossModule(std::string name, Options options) : Loss(std::move(name)), options_(std::move(options)) {
+    ::xgrad::options::validate_options(options_, this->name());
+    options_.for_each_option([this](std::string_view option, auto& value, const auto&) {
+      if constexpr (std::is_same_v<std::decay_t<decltype(value)>, Tensor>) {
+        // The buffer handle: to(), set_tensor() and load_state_dict() change it in place.
+        if (value.defined()) value = register_buffer(std::string(option), value);
+      }
+    });
+  }
 
  private:
-  MSELossOptions options_;
+  Options options_;
 };
 
-class L1Loss : public Loss {
+class MSELoss : public LossModule<MSELossOptions, functional::mse_loss> {
  public:
-  explicit L1Loss(L1LossOptions options = {}) : Loss("L1Loss"), options_(options) {}
-  using Loss::forward;
-  Tensor forward(const Tensor& input, const Tensor& target) override;
-  std::string extra_repr() const override;
-  const L1LossOptions& options() const { return options_; }
-
- private:
-  L1LossOptions options_;
+  explicit MSELoss(MSELossOptions options = {}) : LossModule("MSELoss", std::move(options)) {}
 };
 
-class SmoothL1Loss : public Loss {
+class L1Loss : public LossModule<L1LossOptions, functional::l1_loss> {
+ public:
+  explicit L1Loss(L1LossOptions options = {}) : LossModule("L1Loss", std::move(options)) {}
+};
+
+class SmoothL1Loss : public LossModule<SmoothL1LossOptions, functional::smooth_l1_loss> {
  public:
   /// Throws when beta < 0.
-  explicit SmoothL1Loss(SmoothL1LossOptions options = {});
-  using Loss::forward;
-  Tensor forward(const Tensor& input, const Tensor& target) override;
-  std::string extra_repr() const override;
-  const SmoothL1LossOptions& options() const { return options_; }
-
- private:
-  SmoothL1LossOptions options_;
+  explicit SmoothL1Loss(SmoothL1LossOptions options = {}) : LossModule("SmoothL1Loss", std::move(options)) {}
 };
 
-class HuberLoss : public Loss {
+class HuberLoss : public LossModule<HuberLossOptions, functional::huber_loss> {
  public:
   /// Throws when delta <= 0.
-  explicit HuberLoss(HuberLossOptions options = {});
-  using Loss::forward;
-  Tensor forward(const Tensor& input, const Tensor& target) override;
-  std::string extra_repr() const override;
-  const HuberLossOptions& options() const { return options_; }
-
- private:
-  HuberLossOptions options_;
+  explicit HuberLoss(HuberLossOptions options = {}) : LossModule("HuberLoss", std::move(options)) {}
 };
 
-class BCELoss : public Loss {
+class BCELoss : public LossModule<BCELossOptions, functional::binary_cross_entropy> {
  public:
-  explicit BCELoss(BCELossOptions options = {});
-  using Loss::forward;
-  Tensor forward(const Tensor& input, const Tensor& target) override;
-  std::string extra_repr() const override;
-  const BCELossOptions& options() const { return options_; }
-
- private:
-  BCELossOptions options_;
+  explicit BCELoss(BCELossOptions options = {}) : LossModule("BCELoss", std::move(options)) {}
 };
 
-class BCEWithLogitsLoss : public Loss {
+class BCEWithLogitsLoss : public LossModule<BCEWithLogitsLossOptions, functional::binary_cross_entropy_with_logits> {
  public:
-  explicit BCEWithLogitsLoss(BCEWithLogitsLossOptions options = {});
-  using Loss::forward;
-  Tensor forward(const Tensor& input, const Tensor& target) override;
-  std::string extra_repr() const override;
-  const BCEWithLogitsLossOptions& options() const { return options_; }
-
- private:
-  BCEWithLogitsLossOptions options_;
+  explicit BCEWithLogitsLoss(BCEWithLogitsLossOptions options = {})
+      : LossModule("BCEWithLogitsLoss", std::move(options)) {}
 };
 
-class CrossEntropyLoss : public Loss {
+class CrossEntropyLoss : public LossModule<CrossEntropyLossOptions, functional::cross_entropy> {
  public:
   /// Throws when label_smoothing is outside [0, 1].
-  explicit CrossEntropyLoss(CrossEntropyLossOptions options = {});
-  using Loss::forward;
-  Tensor forward(const Tensor& input, const Tensor& target) override;
-  std::string extra_repr() const override;
-  const CrossEntropyLossOptions& options() const { return options_; }
-
- private:
-  CrossEntropyLossOptions options_;
+  explicit CrossEntropyLoss(CrossEntropyLossOptions options = {}) : LossModule("CrossEntropyLoss", std::move(options)) {}
 };
 
-class NLLLoss : public Loss {
+class NLLLoss : public LossModule<NLLLossOptions, functional::nll_loss> {
  public:
-  explicit NLLLoss(NLLLossOptions options = {});
-  using Loss::forward;
-  Tensor forward(const Tensor& input, const Tensor& target) override;
-  std::string extra_repr() const override;
-  const NLLLossOptions& options() const { return options_; }
-
- private:
-  NLLLossOptions options_;
+  explicit NLLLoss(NLLLossOptions options = {}) : LossModule("NLLLoss", std::move(options)) {}
 };
 
-class KLDivLoss : public Loss {
+class KLDivLoss : public LossModule<KLDivLossOptions, functional::kl_div> {
  public:
-  explicit KLDivLoss(KLDivLossOptions options = {}) : Loss("KLDivLoss"), options_(options) {}
-  using Loss::forward;
-  Tensor forward(const Tensor& input, const Tensor& target) override;
-  std::string extra_repr() const override;
-  const KLDivLossOptions& options() const { return options_; }
-
- private:
-  KLDivLossOptions options_;
+  explicit KLDivLoss(KLDivLossOptions options = {}) : LossModule("KLDivLoss", std::move(options)) {}
 };
 
-class HingeEmbeddingLoss : public Loss {
+class HingeEmbeddingLoss : public LossModule<HingeEmbeddingLossOptions, functional::hinge_embedding_loss> {
  public:
-  explicit HingeEmbeddingLoss(HingeEmbeddingLossOptions options = {}) : Loss("HingeEmbeddingLoss"), options_(options) {}
-  using Loss::forward;
-  Tensor forward(const Tensor& input, const Tensor& target) override;
-  std::string extra_repr() const override;
-  const HingeEmbeddingLossOptions& options() const { return options_; }
-
- private:
-  HingeEmbeddingLossOptions options_;
+  explicit HingeEmbeddingLoss(HingeEmbeddingLossOptions options = {})
+      : LossModule("HingeEmbeddingLoss", std::move(options)) {}
 };
 
-class MultiMarginLoss : public Loss {
+class MultiMarginLoss : public LossModule<MultiMarginLossOptions, functional::multi_margin_loss> {
  public:
   /// Throws when p is not 1 or 2.
-  explicit MultiMarginLoss(MultiMarginLossOptions options = {});
-  using Loss::forward;
-  Tensor forward(const Tensor& input, const Tensor& target) override;
-  std::string extra_repr() const override;
-  const MultiMarginLossOptions& options() const { return options_; }
-
- private:
-  MultiMarginLossOptions options_;
+  explicit MultiMarginLoss(MultiMarginLossOptions options = {}) : LossModule("MultiMarginLoss", std::move(options)) {}
 };
 
 /// Three inputs: forward(input1, input2, target).
-class MarginRankingLoss : public Module {
+class MarginRankingLoss : public LossModule<MarginRankingLossOptions, functional::margin_ranking_loss> {
  public:
-  explicit MarginRankingLoss(MarginRankingLossOptions options = {}) : Module("MarginRankingLoss"), options_(options) {}
-  using Module::forward;
-  Tensor forward(const Tensor& input1, const Tensor& input2, const Tensor& target);
-  Tensor operator()(const Tensor& input1, const Tensor& input2, const Tensor& target) {
-    return forward(input1, input2, target);
-  }
-  std::string extra_repr() const override;
-  const MarginRankingLossOptions& options() const { return options_; }
-
- private:
-  MarginRankingLossOptions options_;
+  explicit MarginRankingLoss(MarginRankingLossOptions options = {})
+      : LossModule("MarginRankingLoss", std::move(options)) {}
 };
 
 /// Three inputs: forward(input1, input2, target).
-class CosineEmbeddingLoss : public Module {
+class CosineEmbeddingLoss : public LossModule<CosineEmbeddingLossOptions, functional::cosine_embedding_loss> {
  public:
   explicit CosineEmbeddingLoss(CosineEmbeddingLossOptions options = {})
-      : Module("CosineEmbeddingLoss"), options_(options) {}
-  using Module::forward;
-  Tensor forward(const Tensor& input1, const Tensor& input2, const Tensor& target);
-  Tensor operator()(const Tensor& input1, const Tensor& input2, const Tensor& target) {
-    return forward(input1, input2, target);
-  }
-  std::string extra_repr() const override;
-  const CosineEmbeddingLossOptions& options() const { return options_; }
-
- private:
-  CosineEmbeddingLossOptions options_;
+      : LossModule("CosineEmbeddingLoss", std::move(options)) {}
 };
 
 }  // namespace xgrad::nn

@@ -75,13 +75,15 @@ class Module : public std::enable_shared_from_this<Module> {
   // ---- registration (names: non-empty, no '.', unique among this module's parameters,
   //      buffers and children; otherwise xgrad::Error naming the module and the name) ----
   /// Registers a parameter; it is made a leaf that requires grad (when floating; a non-leaf is
-  /// detached first). The returned reference is valid until the next registration: layers keep
-  /// a copy of the handle (`weight = register_parameter(...)`), which stays valid because to(),
-  /// set_tensor() and load_state_dict() change registered tensors in place, never rebind them.
-  /// Throws xgrad::Error for an undefined tensor.
-  Tensor& register_parameter(const std::string& name, Tensor tensor, bool requires_grad = true);
+  /// detached first). Returns a handle to the registered tensor (it shares the TensorImpl, like
+  /// libtorch's): layers keep it (`weight = register_parameter(...)`), and it stays valid
+  /// across later registrations because to(), set_tensor() and load_state_dict() change
+  /// registered tensors in place, never rebind them. Throws xgrad::Error for an undefined
+  /// tensor.
+  Tensor register_parameter(const std::string& name, Tensor tensor, bool requires_grad = true);
   /// Registers persistent state that is not trained (e.g. running means); saved in state_dict.
-  Tensor& register_buffer(const std::string& name, Tensor tensor);
+  /// Returns a handle to the registered tensor, like register_parameter.
+  Tensor register_buffer(const std::string& name, Tensor tensor);
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
     register_module_impl(name, module);
