@@ -184,34 +184,27 @@ std::string Bilinear::extra_repr() const { return repr_options(options_); }
 
 // ---- Flatten / Unflatten ---------------------------------------------------------------------------
 
-Flatten::Flatten(std::int64_t start_dim, std::int64_t end_dim)
-    : Module("Flatten"), start_dim_(start_dim), end_dim_(end_dim) {}
+Flatten::Flatten(const FlattenOptions& options) : Module("Flatten"), options_(options) {}
 
-Tensor Flatten::forward(const Tensor& input) { return flatten(input, start_dim_, end_dim_); }
+Tensor Flatten::forward(const Tensor& input) { return flatten(input, options_.start_dim(), options_.end_dim()); }
 
-std::string Flatten::extra_repr() const { return fmt::format("start_dim={}, end_dim={}", start_dim_, end_dim_); }
+std::string Flatten::extra_repr() const { return repr_options(options_); }
 
-Unflatten::Unflatten(std::int64_t dim, Shape sizes) : Module("Unflatten"), dim_(dim), sizes_(std::move(sizes)) {
-  if (sizes_.empty()) throw Error("Unflatten: sizes must not be empty");
-  int inferred = 0;
-  for (std::int64_t s : sizes_) {
-    if (s == -1)
-      ++inferred;
-    else if (s < 0)
-      throw Error(fmt::format("Unflatten: invalid sizes {}", sizes_));
-  }
-  if (inferred > 1) throw Error(fmt::format("Unflatten: at most one size may be -1, got {}", sizes_));
+Unflatten::Unflatten(const UnflattenOptions& options) : Module("Unflatten"), options_(options) {
+  ::xgrad::options::validate_options(options_, "Unflatten");
 }
 
 Tensor Unflatten::forward(const Tensor& input) {
   detail::check_defined(input, "Unflatten");
+  const std::int64_t dim = options_.dim();
+  const Shape& sizes = options_.sizes();
   const std::int64_t nd = input.dim();
-  const std::int64_t d = dim_ < 0 ? dim_ + nd : dim_;
+  const std::int64_t d = dim < 0 ? dim + nd : dim;
   if (d < 0 || d >= nd)
-    throw Error(fmt::format("Unflatten: dim {} is out of range for input of shape {}", dim_, input.shape()));
+    throw Error(fmt::format("Unflatten: dim {} is out of range for input of shape {}", dim, input.shape()));
   std::int64_t known = 1;
   bool infer = false;
-  for (std::int64_t s : sizes_) {
+  for (std::int64_t s : sizes) {
     if (s == -1)
       infer = true;
     else
@@ -219,26 +212,26 @@ Tensor Unflatten::forward(const Tensor& input) {
   }
   const std::int64_t size = input.size(d);
   if (infer ? (known == 0 || size % known != 0) : known != size)
-    throw Error(fmt::format("Unflatten: sizes {} do not multiply to the size {} of dim {} of input shape {}", sizes_,
-                            size, dim_, input.shape()));
+    throw Error(fmt::format("Unflatten: sizes {} do not multiply to the size {} of dim {} of input shape {}", sizes,
+                            size, dim, input.shape()));
   Shape s(input.shape().begin(), input.shape().begin() + d);
-  for (std::int64_t v : sizes_) s.push_back(v == -1 ? size / known : v);
+  for (std::int64_t v : sizes) s.push_back(v == -1 ? size / known : v);
   s.insert(s.end(), input.shape().begin() + d + 1, input.shape().end());
   return reshape(input, s);
 }
 
 std::string Unflatten::extra_repr() const {
-  return fmt::format("dim={}, unflattened_size=({})", dim_, fmt::join(sizes_, ", "));
+  return fmt::format("dim={}, unflattened_size=({})", options_.dim(), fmt::join(options_.sizes(), ", "));
 }
 
 // ---- Dropout -------------------------------------------------------------------------------------
 
-Dropout::Dropout(double p) : Module("Dropout"), p_(p) {
-  if (!(p >= 0.0 && p <= 1.0)) throw Error(fmt::format("Dropout: probability p must be in [0, 1], got {}", p));
+Dropout::Dropout(const DropoutOptions& options) : Module("Dropout"), options_(options) {
+  ::xgrad::options::validate_options(options_, "Dropout");
 }
 
-Tensor Dropout::forward(const Tensor& input) { return functional::dropout(input, p_, is_training()); }
+Tensor Dropout::forward(const Tensor& input) { return functional::dropout(input, options_.p(), is_training()); }
 
-std::string Dropout::extra_repr() const { return fmt::format("p={}", p_); }
+std::string Dropout::extra_repr() const { return fmt::format("p={}", options_.p()); }
 
 }  // namespace xgrad::nn

@@ -379,13 +379,4 @@ Tensor softmin(const Tensor& x, std::int64_t dim) {
 
 }  // namespace functional
 
-Tensor Softmax::forward(const Tensor& input) { return functional::softmax(input, dim_); }
-std::string Softmax::extra_repr() const { return fmt::format("dim={}", dim_); }
-
-Tensor LogSoftmax::forward(const Tensor& input) { return functional::log_softmax(input, dim_); }
-std::string LogSoftmax::extra_repr() const { return fmt::format("dim={}", dim_); }
-
-Tensor Softmin::forward(const Tensor& input) { return functional::softmin(input, dim_); }
-std::string Softmin::extra_repr() const { return fmt::format("dim={}", dim_); }
-
 }  // namespace xgrad::nn

@@ -321,6 +321,30 @@ BOOST_AUTO_TEST_CASE(dropout_training_statistics_and_gradient) {
   BOOST_CHECK(same);
 }
 
+BOOST_AUTO_TEST_CASE(shape_and_dropout_modules_take_options_structs) {
+  // The options structs (one field list each) and the positional constructors agree.
+  const Tensor x = randn({2, 3, 4, 5});
+  Flatten fl(FlattenOptions().start_dim(2).end_dim(3));
+  BOOST_CHECK(fl(x).shape() == (Shape{2, 3, 20}));
+  BOOST_CHECK_EQUAL(fl.options().start_dim(), 2);
+  BOOST_CHECK_EQUAL(fl.repr(), "Flatten(start_dim=2, end_dim=3)");
+  Unflatten un(UnflattenOptions(1, {3, 1}));
+  BOOST_CHECK(un(zeros({2, 3})).shape() == (Shape{2, 3, 1}));
+  BOOST_CHECK((un.options().sizes() == Shape{3, 1}));
+  XGRAD_CHECK_THROW_MSG(Unflatten(UnflattenOptions(1, {})), "Unflatten: sizes must not be empty");
+  XGRAD_CHECK_THROW_MSG(Unflatten(1, {-2, 3}), "Unflatten: invalid sizes [-2, 3]");
+  XGRAD_CHECK_THROW_MSG(Unflatten(1, {-1, -1}), "Unflatten: at most one size may be -1, got [-1, -1]");
+  Dropout d(DropoutOptions().p(0.25));
+  BOOST_CHECK_EQUAL(d.p(), 0.25);
+  BOOST_CHECK_EQUAL(d.options().p(), 0.25);
+  XGRAD_CHECK_THROW_MSG(Dropout(DropoutOptions().p(1.5)), "Dropout: probability p must be in [0, 1], got 1.5");
+  Softmax sm(SoftmaxOptions(1));
+  BOOST_CHECK_EQUAL(sm.dim(), 1);
+  BOOST_CHECK_EQUAL(sm.repr(), "Softmax(dim=1)");
+  BOOST_CHECK_EQUAL(LogSoftmax(-1).repr(), "LogSoftmax(dim=-1)");
+  check_close(Softmin(0)(tensor({1.0, 1.0})), tensor({0.5, 0.5}), 1e-7);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // ---- Perceptron -------------------------------------------------------------------------------------

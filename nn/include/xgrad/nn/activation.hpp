@@ -199,38 +199,42 @@ class Softplus : public Module {
   SoftplusOptions options_;
 };
 
-/// Softmax over `dim` (required: PyTorch's implicit-dim form is deprecated).
-class Softmax : public Module {
- public:
-  explicit Softmax(std::int64_t dim) : Module("Softmax"), dim_(dim) {}
-  Tensor forward(const Tensor& input) override;
-  std::string extra_repr() const override;
-  std::int64_t dim() const { return dim_; }
-
- private:
-  std::int64_t dim_;
+/// Options of Softmax, LogSoftmax and Softmin: the dim the distribution is taken over
+/// (required: PyTorch's implicit-dim form is deprecated; its range is checked in forward).
+struct SoftmaxOptions {
+  SoftmaxOptions(std::int64_t dim) { dim_ = dim; }  // NOLINT: implicit on purpose
+#define XGRAD_NN_SOFTMAX_FIELDS(X) X(std::int64_t, dim, 0, ::xgrad::nn::checks::dim)
+  XGRAD_OPTIONS(SoftmaxOptions, XGRAD_NN_SOFTMAX_FIELDS)
 };
 
-class LogSoftmax : public Module {
+/// A module applying functional::softmax / log_softmax / softmin over options().dim().
+template <Tensor (*F)(const Tensor&, std::int64_t)>
+class SoftmaxFamily : public Module {
  public:
-  explicit LogSoftmax(std::int64_t dim) : Module("LogSoftmax"), dim_(dim) {}
-  Tensor forward(const Tensor& input) override;
-  std::string extra_repr() const override;
-  std::int64_t dim() const { return dim_; }
+  SoftmaxFamily(std::string name, const SoftmaxOptions& options) : Module(std::move(name)), options_(options) {}
+  Tensor forward(const Tensor& input) override { return F(input, options_.dim()); }
+  std::string extra_repr() const override { return repr_options(options_); }
+  std::int64_t dim() const { return options_.dim(); }
+  const SoftmaxOptions& options() const { return options_; }
 
  private:
-  std::int64_t dim_;
+  SoftmaxOptions options_;
 };
 
-class Softmin : public Module {
+/// Softmax over `dim`.
+class Softmax : public SoftmaxFamily<functional::softmax> {
  public:
-  explicit Softmin(std::int64_t dim) : Module("Softmin"), dim_(dim) {}
-  Tensor forward(const Tensor& input) override;
-  std::string extra_repr() const override;
-  std::int64_t dim() const { return dim_; }
+  explicit Softmax(const SoftmaxOptions& options) : SoftmaxFamily("Softmax", options) {}
+};
 
- private:
-  std::int64_t dim_;
+class LogSoftmax : public SoftmaxFamily<functional::log_softmax> {
+ public:
+  explicit LogSoftmax(const SoftmaxOptions& options) : SoftmaxFamily("LogSoftmax", options) {}
+};
+
+class Softmin : public SoftmaxFamily<functional::softmin> {
+ public:
+  explicit Softmin(const SoftmaxOptions& options) : SoftmaxFamily("Softmin", options) {}
 };
 
 class Hardtanh : public Module {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "xgrad/nn/module.hpp"
 #include "xgrad/nn/options.hpp"
@@ -115,16 +116,44 @@ class Identity : public Module {
   Tensor forward(const Tensor& input) override { return input; }
 };
 
+/// Options of Flatten: the first and last dims merged (negative counts from the end).
+struct FlattenOptions {
+  FlattenOptions(std::int64_t start_dim = 1, std::int64_t end_dim = -1) {  // NOLINT: implicit on purpose
+    start_dim_ = start_dim;
+    end_dim_ = end_dim;
+  }
+#define XGRAD_NN_FLATTEN_FIELDS(X)                        \
+  X(std::int64_t, start_dim, 1, ::xgrad::options::any)   \
+  X(std::int64_t, end_dim, -1, ::xgrad::options::any)
+  XGRAD_OPTIONS(FlattenOptions, XGRAD_NN_FLATTEN_FIELDS)
+};
+
 /// Merges dims start_dim..end_dim (negative counts from the end) into one; shares storage.
 /// Default start_dim = 1 keeps the batch dim: [N, C, H, W] -> [N, C*H*W].
 class Flatten : public Module {
  public:
-  explicit Flatten(std::int64_t start_dim = 1, std::int64_t end_dim = -1);
+  explicit Flatten(std::int64_t start_dim = 1, std::int64_t end_dim = -1) : Flatten(FlattenOptions(start_dim, end_dim)) {}
+  explicit Flatten(const FlattenOptions& options);
   Tensor forward(const Tensor& input) override;
   std::string extra_repr() const override;
+  const FlattenOptions& options() const { return options_; }
 
  private:
-  std::int64_t start_dim_, end_dim_;
+  FlattenOptions options_;
+};
+
+/// Options of Unflatten: the dim split and the sizes it is split into (one may be -1).
+/// Throws (at the module's construction) when sizes is empty, has an entry below -1, or more
+/// than one -1.
+struct UnflattenOptions {
+  UnflattenOptions(std::int64_t dim, Shape sizes) {
+    dim_ = dim;
+    sizes_ = std::move(sizes);
+  }
+#define XGRAD_NN_UNFLATTEN_FIELDS(X)                    \
+  X(std::int64_t, dim, 0, ::xgrad::options::any)       \
+  X(Shape, sizes, {}, ::xgrad::nn::checks::unflatten_sizes)
+  XGRAD_OPTIONS(UnflattenOptions, XGRAD_NN_UNFLATTEN_FIELDS)
 };
 
 /// Splits dim `dim` into `sizes` (one entry may be -1, inferred): Unflatten(1, {2, 3}) maps
@@ -132,25 +161,35 @@ class Flatten : public Module {
 /// the dim's size or sizes is empty.
 class Unflatten : public Module {
  public:
-  Unflatten(std::int64_t dim, Shape sizes);
+  Unflatten(std::int64_t dim, Shape sizes) : Unflatten(UnflattenOptions(dim, std::move(sizes))) {}
+  explicit Unflatten(const UnflattenOptions& options);
   Tensor forward(const Tensor& input) override;
   std::string extra_repr() const override;
+  const UnflattenOptions& options() const { return options_; }
 
  private:
-  std::int64_t dim_;
-  Shape sizes_;
+  UnflattenOptions options_;
+};
+
+/// Options of Dropout: the probability p of zeroing an element, in [0, 1] (default 0.5).
+struct DropoutOptions {
+  DropoutOptions(double p = 0.5) { p_ = p; }  // NOLINT: implicit on purpose
+#define XGRAD_NN_DROPOUT_FIELDS(X) X(double, p, 0.5, ::xgrad::nn::checks::probability)
+  XGRAD_OPTIONS(DropoutOptions, XGRAD_NN_DROPOUT_FIELDS)
 };
 
 /// functional::dropout(x, p, is_training()). Throws xgrad::Error when p is outside [0, 1].
 class Dropout : public Module {
  public:
-  explicit Dropout(double p = 0.5);
+  explicit Dropout(double p = 0.5) : Dropout(DropoutOptions(p)) {}
+  explicit Dropout(const DropoutOptions& options);
   Tensor forward(const Tensor& input) override;
   std::string extra_repr() const override;
-  double p() const { return p_; }
+  double p() const { return options_.p(); }
+  const DropoutOptions& options() const { return options_; }
 
  private:
-  double p_;
+  DropoutOptions options_;
 };
 
 }  // namespace xgrad::nn

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "xgrad/autograd/options.hpp"
 
@@ -43,6 +44,33 @@ struct OneOrTwo {
   }
 };
 inline constexpr OneOrTwo one_or_two{};
+
+/// "<owner>: probability p must be in [0, 1], got <v>" (dropout's text).
+struct Probability {
+  void operator()(std::string_view owner, std::string_view name, double v) const {
+    if (!(v >= 0.0 && v <= 1.0)) throw Error(fmt::format("{}: probability {} must be in [0, 1], got {}", owner, name, v));
+  }
+};
+inline constexpr Probability probability{};
+
+/// Unflatten's sizes: not empty, every entry >= -1, at most one -1.
+struct UnflattenSizes {
+  void operator()(std::string_view owner, std::string_view name, const std::vector<std::int64_t>& sizes) const {
+    if (sizes.empty()) throw Error(fmt::format("{}: {} must not be empty", owner, name));
+    int inferred = 0;
+    for (std::int64_t s : sizes) {
+      if (s == -1)
+        ++inferred;
+      else if (s < 0)
+        throw Error(fmt::format("{}: invalid {} {}", owner, name, sizes));
+    }
+    if (inferred > 1) throw Error(fmt::format("{}: at most one size may be -1, got {}", owner, sizes));
+  }
+};
+inline constexpr UnflattenSizes unflatten_sizes{};
+
+/// A dim: any value (range is checked against the input in forward).
+inline constexpr ::xgrad::options::Any dim{};
 
 }  // namespace checks
 
