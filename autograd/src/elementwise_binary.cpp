@@ -104,18 +104,21 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor detail::divide(const Tensor& a, const Tensor& b, std::string_view op) {
-  // Integer division that would trap is flagged in the loop and thrown after it.
-  std::atomic<std::int64_t> bad{1};
-  Tensor out = binary(a, b, op, [&bad](auto x, auto y) {
+  // Integer division that would trap is flagged in the loop (by its divisor, 0 or -1) and
+  // thrown after it.
+  std::atomic<bool> trapped{false};
+  std::atomic<std::int64_t> divisor{0};
+  Tensor out = binary(a, b, op, [&](auto x, auto y) {
     if constexpr (std::is_integral_v<decltype(x)>) {
       if (detail::bad_int_division(x, y)) {
-        bad.store(y, std::memory_order_relaxed);
+        divisor.store(y, std::memory_order_relaxed);
+        trapped.store(true, std::memory_order_relaxed);
         return decltype(x){0};
       }
     }
     return x / y;
   });
-  if (bad.load() != 1) detail::throw_int_division(op, bad.load());
+  if (trapped.load()) detail::throw_int_division(op, divisor.load());
   return out;
 }
 

@@ -82,7 +82,7 @@ Tensor& Tensor::div_(const Tensor& o) {
     detail::check_defined(*this, "div_");
     Tensor q = detail::divide(*this, o, "div_");
     if (q.shape() != shape())
-      throw Error(fmt::format("div_: result of shape {} cannot be written into tensor of shape {}", q.shape(), shape()));
+      throw Error(fmt::format("div_: output with shape {} doesn't match the broadcast shape {}", shape(), q.shape()));
     return copy_(q);
   }
   return binary_inplace(*this, o, "div_", []<class T>(T a, T b) { return static_cast<T>(a / b); },

@@ -37,6 +37,7 @@ constexpr std::int64_t kMaxBlocks = 32;
 // about kPackCost multiply-adds' time per packed element (measured: 0.4 ns a float against
 // 75 GMAC/s on one AVX-512 core). A grid is allowed kPackBudget of the product's time for it.
 constexpr double kPackCost = 30.0, kPackBudget = 0.03;
+
 // ---- BLAS wrappers ---------------------------------------------------------------------------
 CBLAS_TRANSPOSE trans_flag(bool t) { return t ? CblasTrans : CblasNoTrans; }
 
@@ -162,9 +163,9 @@ struct Grid {
 Grid product_grid(std::int64_t nbatch, std::int64_t n, std::int64_t m, std::int64_t k) {
   Grid g{1, 1, n, m};
   if (nbatch * n * m * k < kParallelMacs) return g;
-  // Cuts cost repacking: allow as many as the budget pays for, pr - 1 + pc - 1 in all, placed
-  // where they cost least (ties: rows, whose blocks are contiguous). A
-  // lone matrix is cut in two at least, so that two threads share it.
+  // Cuts cost repacking: allow as many as the budget pays for, placed where they cost least
+  // (ties: rows, whose blocks are contiguous). A lone matrix is cut in two at least, so that
+  // two threads share it.
   const double budget = kPackBudget / kPackCost;  // (pc - 1) / m + (pr - 1) / n <= budget
   auto cost = [&](std::int64_t pr, std::int64_t pc) {
     return static_cast<double>(pc - 1) / static_cast<double>(m) + static_cast<double>(pr - 1) / static_cast<double>(n);
@@ -174,7 +175,8 @@ Grid product_grid(std::int64_t nbatch, std::int64_t n, std::int64_t m, std::int6
   std::int64_t best_r = 1, best_c = 1;
   for (std::int64_t pr = 1; pr <= std::min(max_r, cap); ++pr)
     for (std::int64_t pc = 1; pc <= std::min(max_c, cap / pr); ++pc)
-      if (cost(pr, pc) <= budget && (pr * pc > best_r * best_c || (pr * pc == best_r * best_c && cost(pr, pc) <= cost(best_r, best_c)))) {
+      if (cost(pr, pc) <= budget &&
+          (pr * pc > best_r * best_c || (pr * pc == best_r * best_c && cost(pr, pc) <= cost(best_r, best_c)))) {
         best_r = pr;
         best_c = pc;
       }

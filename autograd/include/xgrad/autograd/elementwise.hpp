@@ -1,7 +1,12 @@
 // Element-wise ops with NumPy broadcasting. All binary ops require both operands to have the
 // same dtype (no silent promotion) and broadcast-compatible shapes; otherwise they throw
 // xgrad::Error naming the op and both shapes/dtypes. Scalars (double) are converted to the
-// tensor's dtype. Math functions (exp, log, ...) need a floating dtype.
+// tensor's dtype; for an int64 tensor (add, sub, mul, div, rsub, rdiv and their in-place
+// forms) a scalar that is not an integer in int64's range throws instead of being truncated
+// (PyTorch would promote to float; convert with .to(float32) first). Integer division
+// truncates toward zero; a zero divisor throws "<op>: ZeroDivisionError: integer division by
+// zero" and INT64_MIN / -1 throws an overflow error, never a trap. Math functions (exp, log,
+// ...) need a floating dtype.
 #pragma once
 
 #include <optional>

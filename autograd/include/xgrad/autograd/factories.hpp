@@ -19,13 +19,17 @@ struct TensorOptions {
 };
 inline TensorOptions dtype(Dtype d) { return TensorOptions().dtype(d); }
 
-/// Uninitialised values. Throws on a negative size.
+/// Uninitialised values (empty), 0, 1 or `value`. Each throws xgrad::Error naming itself
+/// ("zeros: ...") on a negative size, when the element count or the size in bytes overflows
+/// (e.g. [2^62, 4]; a zero size gives 0 elements whatever the others are), and when the
+/// memory cannot be allocated. rand, randn and randint below do the same.
 Tensor empty(const Shape& shape, TensorOptions opts = {});
 Tensor zeros(const Shape& shape, TensorOptions opts = {});
 Tensor ones(const Shape& shape, TensorOptions opts = {});
 Tensor full(const Shape& shape, double value, TensorOptions opts = {});
 /// [start, start+step, ...) up to but excluding end. Throws when step is 0 or has the
-/// wrong sign. arange(end) starts at 0.
+/// wrong sign, and when the count ceil((end - start) / step) is not finite or reaches 2^63.
+/// arange(end) starts at 0.
 Tensor arange(double start, double end, double step = 1.0, TensorOptions opts = {});
 Tensor arange(double end, TensorOptions opts = {});
 /// `steps` evenly spaced values from start to end inclusive. Throws when steps < 0.
