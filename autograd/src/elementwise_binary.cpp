@@ -45,7 +45,8 @@ using Grads = std::vector<Tensor>;
 
 // {g b, g a} in one pass over g (same shapes, nothing recorded): mul's backward when both
 // inputs need a gradient and no graph of the backward is built.
-Grads mul_backward_both(const Tensor& g, const Tensor& a, const Tensor& b) {
+Grads mul_backward_both(const Tensor& g_in, const Tensor& a_in, const Tensor& b_in) {
+  const Tensor g = g_in.contiguous(), a = a_in.contiguous(), b = b_in.contiguous();
   Tensor ga = detail::make_tensor(g.shape(), g.dtype());
   Tensor gb = detail::make_tensor(g.shape(), g.dtype());
   detail::dispatch(g.dtype(), [&]<class T>() {

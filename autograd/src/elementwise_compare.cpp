@@ -110,9 +110,10 @@ Tensor sign(const Tensor& a) {
 Tensor maximum(const Tensor& a, const Tensor& b) { return extremum(a, b, true); }
 Tensor minimum(const Tensor& a, const Tensor& b) { return extremum(a, b, false); }
 
-Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
-  detail::check_defined(cond, "where");
-  detail::check_same_dtype(a, b, "where");
+Tensor where(const Tensor& cond_in, const Tensor& a_in, const Tensor& b_in) {
+  detail::check_defined(cond_in, "where");
+  detail::check_same_dtype(a_in, b_in, "where");
+  const Tensor cond = cond_in.contiguous(), a = a_in.contiguous(), b = b_in.contiguous();
   Shape os = broadcast_shapes(a.shape(), b.shape(), "where");
   if (cond.shape() != os) {
     try {

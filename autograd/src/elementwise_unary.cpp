@@ -63,7 +63,7 @@ template <class F>
 Tensor unary_floating(const Tensor& a, std::string_view op, F f, RangeF32 f32 = nullptr) {
   detail::check_defined(a, op);
   Tensor out = detail::make_tensor(a.shape(), a.dtype());
-  if (f32 != nullptr && a.dtype() == Dtype::float32) {
+  if (f32 != nullptr && a.dtype() == Dtype::float32 && a.is_contiguous()) {
     const float* pa = a.data_ptr<float>();
     float* po = out.data_ptr<float>();
     detail::parallel_for(a.numel(), detail::kGrain, [&](std::int64_t b, std::int64_t e) { f32(pa, po, b, e); });

@@ -18,7 +18,8 @@ struct Target {
   std::uint32_t output_nr;
 };
 
-void check_finite(const Tensor& g, const Node& n, std::size_t i) {
+void check_finite(const Tensor& grad, const Node& n, std::size_t i) {
+  const Tensor g = detail::packed(grad);
   bool bad = false;
   detail::dispatch(g.dtype(), [&]<class T>() {
     if constexpr (std::is_floating_point_v<T>) {

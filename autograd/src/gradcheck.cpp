@@ -4,6 +4,7 @@
 #include <random>
 
 #include "kernel.hpp"
+#include "view.hpp"
 #include "xgrad/autograd/autograd.hpp"
 #include "xgrad/autograd/factories.hpp"
 
@@ -47,24 +48,40 @@ GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Tensor>& input
   std::vector<std::vector<std::vector<double>>> num(outs0.size());
   for (std::size_t o = 0; o < outs0.size(); ++o) num[o].resize(checked.size());
   for (std::size_t c = 0; c < checked.size(); ++c) {
-    double* x = inputs[checked[c]].data_ptr<double>();
-    const std::int64_t n = inputs[checked[c]].numel();
+    const Tensor& in = inputs[checked[c]];
+    if (!detail::non_overlapping(in.shape(), in.strides()))
+      throw Error(fmt::format("gradcheck: input {} ({}, strides {}) has elements that share memory (e.g. an expanded "
+                              "tensor); pass a clone()",
+                              checked[c], in.describe(), in.strides()));
+    // Perturbs logical element e wherever the input's strides put it.
+    double* base = in.strided_data_ptr<double>();
+    const std::int64_t n = in.numel();
+    auto at = [&](std::int64_t e) -> double& {
+      std::int64_t off = 0;
+      for (std::size_t d = in.shape().size(); d-- > 0;) {
+        off += (e % in.shape()[d]) * in.strides()[d];
+        e /= in.shape()[d];
+      }
+      return base[off];
+    };
     for (std::size_t o = 0; o < outs0.size(); ++o)
       num[o][c].assign(static_cast<std::size_t>(n * outs0[o].numel()), 0.0);
     for (std::int64_t e = 0; e < n; ++e) {
-      const double orig = x[e];
+      double& x = at(e);
+      const double orig = x;
       std::vector<Tensor> plus, minus;
       {
         NoGradGuard ng;
-        x[e] = orig + opts.eps;
+        x = orig + opts.eps;
         plus = run_f(f, inputs);
-        x[e] = orig - opts.eps;
+        x = orig - opts.eps;
         minus = run_f(f, inputs);
-        x[e] = orig;
+        x = orig;
       }
       for (std::size_t o = 0; o < outs0.size(); ++o) {
-        const double* p = plus[o].data_ptr<double>();
-        const double* m = minus[o].data_ptr<double>();
+        const Tensor pt = detail::packed(plus[o]), mt = detail::packed(minus[o]);
+        const double* p = pt.data_ptr<double>();
+        const double* m = mt.data_ptr<double>();
         for (std::int64_t k = 0; k < outs0[o].numel(); ++k)
           num[o][c][static_cast<std::size_t>(k * n + e)] = (p[k] - m[k]) / (2.0 * opts.eps);
       }
@@ -91,7 +108,8 @@ GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Tensor>& input
       }
       for (std::size_t c = 0; c < req.size(); ++c) {
         const std::int64_t n = req[c].numel();
-        const double* a = g[c].defined() ? g[c].data_ptr<double>() : nullptr;
+        const Tensor gc = g[c].defined() ? detail::packed(g[c]) : Tensor();
+        const double* a = gc.defined() ? gc.data_ptr<double>() : nullptr;
         for (std::int64_t e = 0; e < n; ++e) {
           const double an = a ? a[e] : 0.0;
           const double nu = num[o][c][static_cast<std::size_t>(k * n + e)];

@@ -1,10 +1,15 @@
-// In-place ops. Each bumps the storage's version counter. Without autograd involvement they
-// write straight into the buffer; when self or the other operand requires grad (and grad
-// mode is on) the result is computed out of place, recorded, copied into self's storage, and
-// self takes over the result's grad_fn (PyTorch's "rebase history").
+// In-place ops. Each bumps the version counter its storage shares with every alias.
+// Without autograd involvement they write straight into self's memory, whatever its strides
+// (so writes through views reach the base). When grad mode is on and self or the other
+// operand requires grad, the result is computed out of place and recorded, written into
+// self's memory, and the history is rebased: self takes over the result's grad_fn, or, when
+// self is a view, its base takes a CopySlices grad_fn and self's is regenerated from it
+// (view.cpp), PyTorch's model.
 #include <cstring>
 
+#include "copy_box.hpp"
 #include "kernel.hpp"
+#include "view.hpp"
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/factories.hpp"
 #include "xgrad/autograd/shape.hpp"
@@ -19,16 +24,37 @@ void check_leaf(const Tensor& self, std::string_view op) {
     throw Error(fmt::format("{}: a leaf tensor that requires grad ({}) is being used in an in-place operation; wrap "
                             "the update in a NoGradGuard or work on a clone()",
                             op, self.describe()));
+  detail::check_inplace_view(self, op);
 }
 
-// Writes `r` (same shape and dtype as self) into self and rebases self's history onto r.
+// `other` as it may be read while self is written: a copy when it shares self's memory
+// with a different layout (reading it would see half-written values).
+Tensor unaliased(const Tensor& self, const Tensor& other) {
+  const auto& a = *self.impl();
+  const auto& b = *other.impl();
+  if (a.storage != b.storage) return other;
+  if (a.storage_offset == b.storage_offset && a.shape == b.shape && a.strides == b.strides) return other;
+  NoGradGuard ng;
+  return other.clone();
+}
+
+// Writes `r` (same shape and dtype as self) into self's memory and rebases self's history
+// onto r.
 void rebase(Tensor& self, const Tensor& r, std::string_view op) {
   if (r.shape() != self.shape())
     throw Error(fmt::format("{}: output with shape {} doesn't match the broadcast shape {}", op, self.shape(), r.shape()));
-  std::memcpy(self.impl()->storage->data, r.impl()->storage->data,
-              static_cast<std::size_t>(self.numel()) * dtype_size(self.dtype()));
-  ++self.impl()->storage->version;
   auto& impl = *self.impl();
+  const bool view = impl.view != nullptr;
+  if (view && !impl.view->differentiable)
+    throw Error(fmt::format("{}: {} is a view created in no-grad mode and is being modified in-place with grad mode "
+                            "on and an operand that requires grad; make it outside the NoGradGuard, or clone() it",
+                            op, self.describe()));
+  detail::copy_into(self, r);
+  ++impl.storage->version;
+  if (view) {
+    detail::rebase_view_history(self, r);
+    return;
+  }
   impl.grad_fn = r.impl()->grad_fn;
   impl.output_nr = r.impl()->output_nr;
   impl.requires_grad = r.requires_grad();
@@ -46,7 +72,8 @@ Tensor& binary_inplace(Tensor& self, const Tensor& other, std::string_view op, F
   const Shape bs = broadcast_shapes(self.shape(), other.shape(), op);
   if (bs != self.shape())
     throw Error(fmt::format("{}: output with shape {} doesn't match the broadcast shape {}", op, self.shape(), bs));
-  detail::dispatch(self.dtype(), [&]<class T>() { detail::binary_kernel<T, T>(self, other, self, [&](T a, T b) { return f(a, b); }); });
+  const Tensor o = unaliased(self, other);
+  detail::dispatch(self.dtype(), [&]<class T>() { detail::binary_kernel<T, T>(self, o, self, [&](T a, T b) { return f(a, b); }); });
   ++self.impl()->storage->version;
   return self;
 }
@@ -136,12 +163,10 @@ Tensor& Tensor::copy_(const Tensor& src) {
     rebase(*this, xgrad::expand(src.to(dtype()), shape()), "copy_");
     return *this;
   }
-  Tensor s;
   {
     NoGradGuard ng;
-    s = xgrad::expand(src.to(dtype()), shape());
+    detail::copy_into(*this, unaliased(*this, src.to(dtype())));
   }
-  std::memcpy(impl()->storage->data, s.impl()->storage->data, static_cast<std::size_t>(numel()) * dtype_size(dtype()));
   ++impl()->storage->version;
   return *this;
 }

@@ -10,7 +10,9 @@
 #include <climits>
 #include <cmath>
 
+#include "copy_box.hpp"
 #include "kernel.hpp"
+#include "view.hpp"
 #include "xgrad/autograd/linalg.hpp"
 #include "xgrad/autograd/shape.hpp"
 #include "xgrad/autograd/threading.hpp"
@@ -239,6 +241,27 @@ void product_kernel(const T* A, const T* B, T* C, bool ta, bool tb, const Produc
   });
 }
 
+// An operand as gemm reads it: the tensor itself when contiguous; a transposed view of a
+// contiguous tensor as that tensor with the transpose flag flipped (no copy: gemm takes the
+// flag and the leading dimension); anything else as a packed copy.
+struct GemmOperand {
+  Tensor t;
+  Shape logical;
+  bool trans;
+};
+
+GemmOperand gemm_operand(const Tensor& x, const Shape& logical, bool trans) {
+  if (x.is_contiguous()) return {x, logical, trans};
+  const std::size_t r = x.shape().size();
+  if (logical == x.shape() && r >= 2) {
+    Shape sizes = x.shape(), strides = x.strides();
+    std::swap(sizes[r - 1], sizes[r - 2]);
+    std::swap(strides[r - 1], strides[r - 2]);
+    if (detail::is_contiguous_layout(sizes, strides)) return {x, sizes, !trans};
+  }
+  return {detail::contiguous_copy(x), logical, trans};
+}
+
 // op(A) op(B) where a, b are read with logical shapes la, lb (rank >= 2, same element counts
 // as the tensors) and the result gets out_shape (default: the logical [batch..., n, m]).
 // Callers have validated dtypes and sizes.
@@ -252,8 +275,11 @@ Tensor product(const Tensor& a, const Shape& la, bool ta, const Tensor& b, const
                               std::string_view(name).substr(0, std::string_view(name).find("Backward")), a.shape(),
                               b.shape()));
   Tensor out = detail::make_tensor(out_shape ? *out_shape : lc, a.dtype());
-  detail::dispatch_floating(
-      a, name, [&]<class T>() { product_kernel<T>(a.data_ptr<T>(), b.data_ptr<T>(), out.data_ptr<T>(), ta, tb, g); });
+  const GemmOperand oa = gemm_operand(a, la, ta), ob = gemm_operand(b, lb, tb);
+  const ProductGeometry gk = geometry(oa.logical, oa.trans, ob.logical, ob.trans);
+  detail::dispatch_floating(a, name, [&]<class T>() {
+    product_kernel<T>(oa.t.strided_data_ptr<T>(), ob.t.strided_data_ptr<T>(), out.data_ptr<T>(), oa.trans, ob.trans, gk);
+  });
   if (!any_requires_grad({&a, &b})) return out;
 
   const bool ra = a.requires_grad(), rb = b.requires_grad();

@@ -67,13 +67,15 @@ void AccumulateGrad::accumulate(const Tensor& g, bool create_graph) {
   Tensor& grad = variable->grad;
   if (create_graph) {
     // Keep the history so the gradient itself can be differentiated.
-    grad = grad.defined() ? grad + g : g;
+    grad = grad.defined() ? grad + g : g.contiguous();
     return;
   }
   if (!grad.defined()) {
     // Steal the buffer when nobody else can see it; otherwise copy, since the same gradient
-    // tensor may also be flowing into another leaf and += later would alias them.
-    const bool sole = g.impl().use_count() == 1 && g.impl()->storage.use_count() == 1 && !g.requires_grad();
+    // tensor may also be flowing into another leaf and += later would alias them. A strided
+    // gradient (e.g. the expanded gradient of a sum) is stored contiguous.
+    const bool sole = g.impl().use_count() == 1 && g.impl()->storage.use_count() == 1 && !g.requires_grad() &&
+                      g.is_contiguous() && g.storage_offset() == 0;
     grad = sole ? g : g.detach().clone();
   } else if (grad.requires_grad()) {
     NoGradGuard ng;
@@ -139,20 +141,28 @@ void FunctionNode::release_saved() {
 // ---- recording -----------------------------------------------------------------------------
 bool any_requires_grad(std::initializer_list<const Tensor*> inputs) {
   if (!t_grad_mode) return false;
-  for (const Tensor* t : inputs)
-    if (t->defined() && t->impl()->requires_grad) return true;
+  for (const Tensor* t : inputs) {
+    if (!t->defined()) continue;
+    detail::refresh_view(*t->impl());
+    if (t->impl()->requires_grad) return true;
+  }
   return false;
 }
 
 bool any_requires_grad(const std::vector<Tensor>& inputs) {
   if (!t_grad_mode) return false;
-  for (const Tensor& t : inputs)
-    if (t.defined() && t.impl()->requires_grad) return true;
+  for (const Tensor& t : inputs) {
+    if (!t.defined()) continue;
+    detail::refresh_view(*t.impl());
+    if (t.impl()->requires_grad) return true;
+  }
   return false;
 }
 
 Edge gradient_edge(const Tensor& t) {
-  if (!t.defined() || !t.impl()->requires_grad) return {};
+  if (!t.defined()) return {};
+  detail::refresh_view(*t.impl());
+  if (!t.impl()->requires_grad) return {};
   const auto& impl = t.impl();
   if (impl->grad_fn) return {impl->grad_fn, impl->output_nr};
   // Graphs built on several threads from one leaf must share its one AccumulateGrad, whose

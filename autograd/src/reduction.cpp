@@ -102,13 +102,14 @@ template <bool IsMax>
 Tensor extreme_kernel(const Tensor& a, const std::vector<bool>& mask, const Shape& out_shape) {
   Tensor out = detail::make_tensor(out_shape, a.dtype());
   const auto r = detail::make_reduce_indexer(a.shape(), mask);
+  const Tensor ap = detail::packed(a);
   detail::dispatch(a.dtype(), [&]<class T>() {
     const T init =
         IsMax ? (std::is_floating_point_v<T> ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest())
               : (std::is_floating_point_v<T> ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max());
     T* o = out.data_ptr<T>();
     reduce_generic<T, T>(
-        a.data_ptr<T>(), r, init,
+        ap.data_ptr<T>(), r, init,
         [](T& m, T x, std::int64_t, std::int64_t) {
           if (better<IsMax>(x, m)) m = x;
         },
@@ -159,6 +160,7 @@ Tensor arg_extreme(const Tensor& a, std::optional<std::int64_t> dim, bool keepdi
   check_nonempty_reduction(a, mask, op);
   Tensor out = detail::make_tensor(detail::reduced_shape(a.shape(), mask, keepdim), Dtype::int64);
   const auto r = detail::make_reduce_indexer(a.shape(), mask);
+  const Tensor ap = detail::packed(a);
   detail::dispatch(a.dtype(), [&]<class T>() {
     using A = ArgAcc<T>;
     const T init =
@@ -169,7 +171,7 @@ Tensor arg_extreme(const Tensor& a, std::optional<std::int64_t> dim, bool keepdi
     // value (or the -1 start), so the first occurrence wins. NaN counts as the extreme
     // (PyTorch's rule).
     reduce_generic<T, A>(
-        a.data_ptr<T>(), r, A{init, -1},
+        ap.data_ptr<T>(), r, A{init, -1},
         [](A& m, T x, std::int64_t, std::int64_t k) {
           if (m.i < 0 || better<IsMax>(x, m.v)) m = A{x, k};
         },
@@ -193,9 +195,10 @@ Tensor var_kernel(const Tensor& a, const std::vector<bool>& mask, const Shape& o
                   bool take_sqrt, std::string_view op) {
   Tensor out = detail::make_tensor(out_shape, a.dtype());
   const auto r = detail::make_reduce_indexer(a.shape(), mask);
+  const Tensor ap = detail::packed(a);
   detail::dispatch_floating(a, op, [&]<class T>() {
     using A = detail::acc_t<T>;
-    const T* p = a.data_ptr<T>();
+    const T* p = ap.data_ptr<T>();
     T* o = out.data_ptr<T>();
     const auto n = static_cast<A>(r.n_red);
     const A divisor = std::max(n - static_cast<A>(correction), A(0));
@@ -254,9 +257,10 @@ Tensor var_std(const Tensor& a, const Dims& dims, std::int64_t correction, bool 
 Tensor norm_kernel(const Tensor& a, const std::vector<bool>& mask, const Shape& out_shape, int kind) {
   Tensor out = detail::make_tensor(out_shape, a.dtype());
   const auto r = detail::make_reduce_indexer(a.shape(), mask);
+  const Tensor ap = detail::packed(a);
   detail::dispatch_floating(a, "norm", [&]<class T>() {
     using A = detail::acc_t<T>;
-    const T* p = a.data_ptr<T>();
+    const T* p = ap.data_ptr<T>();
     T* o = out.data_ptr<T>();
     auto plus = [](A x, A y) { return x + y; };
     if (kind == 1) {
@@ -307,9 +311,10 @@ Tensor logsumexp(const Tensor& a, const Dims& dims, bool keepdim) {
   const auto mask = detail::reduce_mask(a.shape(), dims, "logsumexp");
   Tensor out = detail::make_tensor(detail::reduced_shape(a.shape(), mask, keepdim), a.dtype());
   const auto r = detail::make_reduce_indexer(a.shape(), mask);
+  const Tensor ap = detail::packed(a);
   detail::dispatch_floating(a, "logsumexp", [&]<class T>() {
     using A = detail::acc_t<T>;
-    const T* p = a.data_ptr<T>();
+    const T* p = ap.data_ptr<T>();
     T* o = out.data_ptr<T>();
     // NOTE: log-sum-exp; never exp() the raw values. m = max; an infinite m is replaced by 0
     // so that all -inf gives log(0) = -inf and any +inf gives +inf (instead of inf - inf).

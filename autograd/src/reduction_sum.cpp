@@ -71,9 +71,10 @@ using Grads = std::vector<Tensor>;
 Tensor sum_kernel(const Tensor& a, const std::vector<bool>& mask, const Shape& out_shape) {
   Tensor out = detail::make_tensor(out_shape, a.dtype());
   const auto r = detail::make_reduce_indexer(a.shape(), mask);
+  const Tensor ap = detail::packed(a);
   detail::dispatch(a.dtype(), [&]<class T>() {
     using A = detail::acc_t<T>;
-    const T* p = a.data_ptr<T>();
+    const T* p = ap.data_ptr<T>();
     T* o = out.data_ptr<T>();
     if (r.n_out == 1) {
       o[0] = static_cast<T>(detail::chunked_reduce<A>(

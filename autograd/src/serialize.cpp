@@ -254,7 +254,10 @@ std::string to_safetensors_bytes(const TensorDict& tensors, const Metadata& meta
   out += json;
   for (const auto& [name, t] : tensors) {
     const auto nbytes = static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype());
-    if (nbytes > 0) out.append(reinterpret_cast<const char*>(t.impl()->storage->data), nbytes);
+    if (nbytes == 0) continue;
+    const Tensor c = t.contiguous();
+    const auto* p = reinterpret_cast<const char*>(c.impl()->storage->data);
+    out.append(p + c.storage_offset() * static_cast<std::int64_t>(dtype_size(c.dtype())), nbytes);
   }
   return out;
 }

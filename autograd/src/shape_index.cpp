@@ -4,6 +4,7 @@
 // output element is summed by one task in index order (race-free and deterministic).
 #include <cstring>
 
+#include "copy_box.hpp"
 #include "kernel.hpp"
 #include "xgrad/autograd/factories.hpp"
 #include "xgrad/autograd/shape.hpp"
@@ -22,7 +23,8 @@ void check_index_dtype(const Tensor& index, std::string_view op) {
 
 // Throws unless every index value lies in [0, n).
 void check_index_range(const Tensor& index, std::int64_t n, std::int64_t dim, std::string_view op, const Shape& shape) {
-  const std::int64_t* p = index.data_ptr<std::int64_t>();
+  const Tensor index_packed = detail::packed(index);
+  const std::int64_t* p = index_packed.data_ptr<std::int64_t>();
   for (std::int64_t i = 0; i < index.numel(); ++i)
     if (p[i] < 0 || p[i] >= n)
       throw Error(fmt::format("{}: index {} is out of range for dimension {} with size {} (tensor shape {})", op, p[i],
@@ -76,8 +78,10 @@ Tensor index_add_zeros(const Tensor& g, std::int64_t d, const Tensor& index, std
   Tensor out = zeros(os, dtype(g.dtype()));
   const std::int64_t pre = prod(os, 0, d), post = prod(os, d + 1, os.size()), m = index.numel();
   detail::dispatch(g.dtype(), [&]<class T>() {
-    const T* pg = g.data_ptr<T>();
-    const std::int64_t* pi = index.data_ptr<std::int64_t>();
+    const Tensor g_packed = detail::packed(g);
+    const T* pg = g_packed.data_ptr<T>();
+    const Tensor idx_packed = detail::packed(index);
+    const std::int64_t* pi = idx_packed.data_ptr<std::int64_t>();
     T* po = out.data_ptr<T>();
     for_columns(pre, post, m, [&](std::int64_t p, std::int64_t q0, std::int64_t q1) {
       for (std::int64_t i = 0; i < m; ++i) {
@@ -124,8 +128,10 @@ Tensor index_select(const Tensor& a, std::int64_t dim, const Tensor& index) {
   Tensor out = detail::make_tensor(os, a.dtype());
   const std::int64_t pre = prod(os, 0, d), post = prod(os, d + 1, os.size());
   detail::dispatch(a.dtype(), [&]<class T>() {
-    const T* pa = a.data_ptr<T>();
-    const std::int64_t* pi = index.data_ptr<std::int64_t>();
+    const Tensor a_packed = detail::packed(a);
+    const T* pa = a_packed.data_ptr<T>();
+    const Tensor idx_packed = detail::packed(index);
+    const std::int64_t* pi = idx_packed.data_ptr<std::int64_t>();
     T* po = out.data_ptr<T>();
     // Row r = (p, i) of the output is row (p, index[i]) of the input.
     detail::parallel_for(pre * m, std::max<std::int64_t>(1, detail::kGrain / std::max<std::int64_t>(post, 1)),
@@ -172,8 +178,10 @@ Tensor gather(const Tensor& a, std::int64_t dim, const Tensor& index) {
   const Dims ast = detail::contiguous_strides(a.shape());
   const Dims post_off = offset_table(is, ast, du + 1, is.size());
   detail::dispatch(a.dtype(), [&]<class T>() {
-    const T* pa = a.data_ptr<T>();
-    const std::int64_t* pi = index.data_ptr<std::int64_t>();
+    const Tensor a_packed = detail::packed(a);
+    const T* pa = a_packed.data_ptr<T>();
+    const Tensor idx_packed = detail::packed(index);
+    const std::int64_t* pi = idx_packed.data_ptr<std::int64_t>();
     T* po = out.data_ptr<T>();
     // Row r = (p, i) of the index: out[r, q] = a[pre_off(p) + index[r, q] * stride_d + post_off(q)].
     detail::parallel_for(pre * m, std::max<std::int64_t>(1, detail::kGrain / std::max<std::int64_t>(post, 1)),
@@ -216,16 +224,17 @@ Tensor scatter_add(const Tensor& a, std::int64_t dim, const Tensor& index, const
   const std::int64_t n = a.shape()[d];
   check_index_range(index, n, d, "scatter_add", a.shape());
   Tensor out = detail::make_tensor(a.shape(), a.dtype());
-  std::memcpy(out.impl()->storage->data, a.impl()->storage->data,
-              static_cast<std::size_t>(a.numel()) * dtype_size(a.dtype()));
+  detail::copy_into(out, a);
   const Shape& is = index.shape();
   const auto du = static_cast<std::size_t>(d);
   const std::int64_t pre = prod(is, 0, du), m = is[du], post = prod(is, du + 1, is.size());
   const Dims ast = detail::contiguous_strides(a.shape()), sst = detail::contiguous_strides(src.shape());
   const Dims a_post = offset_table(is, ast, du + 1, is.size()), s_post = offset_table(is, sst, du + 1, is.size());
   detail::dispatch(a.dtype(), [&]<class T>() {
-    const T* ps = src.data_ptr<T>();
-    const std::int64_t* pi = index.data_ptr<std::int64_t>();
+    const Tensor src_packed = detail::packed(src);
+    const T* ps = src_packed.data_ptr<T>();
+    const Tensor idx_packed = detail::packed(index);
+    const std::int64_t* pi = idx_packed.data_ptr<std::int64_t>();
     T* po = out.data_ptr<T>();
     // Column (p, q): out[a_pre(p) + index[p, i, q] * stride_d + a_post(q)] += src[s_pre(p) + i * sstride_d + s_post(q)]
     // for i = 0..m-1 in order.

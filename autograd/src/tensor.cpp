@@ -8,7 +8,9 @@
 #include <ostream>
 #include <sstream>
 
+#include "copy_box.hpp"
 #include "kernel.hpp"
+#include "view.hpp"
 #include "xgrad/autograd/autograd.hpp"
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/memory.hpp"
@@ -69,6 +71,7 @@ Tensor make_tensor(const Shape& shape, Dtype dtype, std::string_view op) {
     }
   }
   impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
   impl->numel = numel;
   impl->dtype = dtype;
   const std::size_t nbytes = static_cast<std::size_t>(numel) * dtype_size(dtype);
@@ -92,6 +95,14 @@ std::vector<std::int64_t> contiguous_strides(const Shape& s) {
     st[i] = acc;
     acc *= s[i];
   }
+  return st;
+}
+
+std::vector<std::int64_t> broadcast_strides(const Tensor& t, const Shape& out) {
+  std::vector<std::int64_t> st(out.size(), 0);
+  const Shape& in = t.shape();
+  const std::size_t off = out.size() - in.size();
+  for (std::size_t i = 0; i < in.size(); ++i) st[off + i] = in[i] == 1 ? 0 : t.strides()[i];
   return st;
 }
 
@@ -122,6 +133,36 @@ void check_same_dtype(const Tensor& a, const Tensor& b, std::string_view op) {
 }  // namespace detail
 
 // ---- metadata -----------------------------------------------------------------------------
+const Shape& Tensor::strides() const {
+  detail::check_defined(*this, "strides");
+  return impl_->strides;
+}
+std::int64_t Tensor::stride(std::int64_t d) const {
+  detail::check_defined(*this, "stride");
+  if (impl_->shape.empty()) throw Error("stride: a 0-d tensor has no dimensions");
+  return impl_->strides[detail::wrap_dim(d, dim(), "stride", impl_->shape)];
+}
+std::int64_t Tensor::storage_offset() const {
+  detail::check_defined(*this, "storage_offset");
+  return impl_->storage_offset;
+}
+bool Tensor::is_contiguous() const {
+  detail::check_defined(*this, "is_contiguous");
+  return impl_->contiguous;
+}
+bool Tensor::is_view() const {
+  detail::check_defined(*this, "is_view");
+  return impl_->view != nullptr;
+}
+Tensor Tensor::contiguous() const {
+  detail::check_defined(*this, "contiguous");
+  if (impl_->contiguous) return *this;
+  Tensor out = detail::contiguous_copy(*this);
+  if (any_requires_grad({this}))
+    record("CloneBackward", {*this}, {out}, {},
+           [](const std::vector<Tensor>& g, const std::vector<Tensor>&) { return std::vector<Tensor>{g[0]}; });
+  return out;
+}
 const Shape& Tensor::shape() const {
   detail::check_defined(*this, "shape");
   return impl_->shape;
@@ -154,7 +195,7 @@ T Tensor::item() const {
   if (impl_->numel != 1)
     throw Error(fmt::format("item: only a tensor with one element can be converted to a scalar, got shape {}",
                             impl_->shape));
-  return detail::dispatch(impl_->dtype, [&]<class S>() { return static_cast<T>(*reinterpret_cast<const S*>(impl_->storage->data)); });
+  return detail::dispatch(impl_->dtype, [&]<class S>() { return static_cast<T>(*strided_data_ptr<S>()); });
 }
 template float Tensor::item<float>() const;
 template double Tensor::item<double>() const;
@@ -164,6 +205,7 @@ template int Tensor::item<int>() const;
 // ---- autograd state -----------------------------------------------------------------------
 bool Tensor::requires_grad() const {
   detail::check_defined(*this, "requires_grad");
+  detail::refresh_view(*impl_);
   return impl_->requires_grad;
 }
 Tensor& Tensor::requires_grad_(bool r) {
@@ -194,14 +236,17 @@ void Tensor::set_grad(const Tensor& g) const {
 }
 bool Tensor::is_leaf() const {
   detail::check_defined(*this, "is_leaf");
+  detail::refresh_view(*impl_);
   return impl_->grad_fn == nullptr;
 }
 const std::shared_ptr<Node>& Tensor::grad_fn() const {
   detail::check_defined(*this, "grad_fn");
+  detail::refresh_view(*impl_);
   return impl_->grad_fn;
 }
 std::string Tensor::grad_fn_name() const {
   detail::check_defined(*this, "grad_fn");
+  detail::refresh_view(*impl_);
   return impl_->grad_fn ? impl_->grad_fn->name() : std::string();
 }
 std::uint32_t Tensor::output_nr() const {
@@ -266,6 +311,9 @@ Tensor Tensor::detach() const {
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = impl_->storage;
   impl->shape = impl_->shape;
+  impl->strides = impl_->strides;
+  impl->storage_offset = impl_->storage_offset;
+  impl->contiguous = impl_->contiguous;
   impl->numel = impl_->numel;
   impl->dtype = impl_->dtype;
   return Tensor(std::move(impl));
@@ -281,10 +329,7 @@ void Tensor::backward(const Tensor& gradient, const BackwardOptions& options) co
 // ---- copies -------------------------------------------------------------------------------
 Tensor Tensor::clone() const {
   detail::check_defined(*this, "clone");
-  Tensor out = detail::make_tensor(impl_->shape, impl_->dtype);
-  std::memcpy(out.impl()->storage->data, impl_->storage->data, impl_->storage->nbytes < out.impl()->storage->nbytes
-                                                                    ? impl_->storage->nbytes
-                                                                    : out.impl()->storage->nbytes);
+  Tensor out = detail::contiguous_copy(*this);
   if (any_requires_grad({this}))
     record("CloneBackward", {*this}, {out}, {},
            [](const std::vector<Tensor>& g, const std::vector<Tensor>&) { return std::vector<Tensor>{g[0]}; });
@@ -299,15 +344,8 @@ Tensor Tensor::to(Dtype d) const {
                             "detach() first",
                             describe()));
   Tensor out = detail::make_tensor(impl_->shape, d);
-  const std::int64_t n = impl_->numel;
   detail::dispatch(impl_->dtype, [&]<class S>() {
-    detail::dispatch(d, [&]<class D>() {
-      const S* src = reinterpret_cast<const S*>(impl_->storage->data);
-      D* dst = out.data_ptr<D>();
-      detail::parallel_for(n, detail::kGrain, [&](std::int64_t b, std::int64_t e) {
-        for (std::int64_t i = b; i < e; ++i) dst[i] = static_cast<D>(src[i]);
-      });
-    });
+    detail::dispatch(d, [&]<class D>() { detail::unary_kernel<S, D>(*this, out, [](S v) { return static_cast<D>(v); }); });
   });
   if (any_requires_grad({this})) {
     const Dtype from = impl_->dtype;
@@ -369,8 +407,9 @@ void format_rec(std::string& out, const T* data, const Shape& shape, std::size_t
 std::string to_string(const Tensor& t) {
   if (!t.defined()) return "tensor(undefined)";
   std::string body;
+  const Tensor c = t.contiguous();
   detail::dispatch(t.dtype(), [&]<class T>() {
-    const T* p = t.data_ptr<T>();
+    const T* p = c.data_ptr<T>();
     const bool integral = all_integral(p, t.numel());
     if (t.dim() == 0)
       body = format_scalar(p[0], integral);

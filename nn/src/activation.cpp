@@ -38,7 +38,12 @@ Tensor map_unary(const Tensor& x, std::string_view op, F f) {
   check_floating(x, op);
   Tensor out = detail::make_tensor(x.shape(), x.dtype());
   auto run = [&]<class T>() {
-    const T* in = x.data_ptr<T>();
+    Tensor xc;
+    {
+      NoGradGuard ng;  // a kernel input: the op records x itself
+      xc = x.contiguous();
+    }
+    const T* in = xc.data_ptr<T>();
     T* o = out.data_ptr<T>();
     const std::int64_t n = x.numel();
     auto body = [&](std::int64_t b, std::int64_t e) {

@@ -135,8 +135,11 @@ void check_class_weight(const Tensor& w, const Tensor& input, std::int64_t c, st
 
 // Checks every target (in [0, C), or equal to ignore_index) and returns the mean's denominator:
 // the sum of w_y over non-ignored targets (their count when w is absent).
-double validate_targets(const Tensor& target, const Tensor& w, std::int64_t c, std::optional<std::int64_t> ignore,
+double validate_targets(const Tensor& target_in, const Tensor& w_in, std::int64_t c, std::optional<std::int64_t> ignore,
                         std::string_view op) {
+  // The kernels below read packed data.
+  const Tensor target = target_in.defined() ? target_in.contiguous() : Tensor();
+  const Tensor w = w_in.defined() ? w_in.contiguous() : Tensor();
   const std::int64_t* y = target.data_ptr<std::int64_t>();
   const std::int64_t n = target.numel();
   double denom = 0.0;
@@ -159,8 +162,11 @@ double validate_targets(const Tensor& target, const Tensor& w, std::int64_t c, s
 
 // For each class-index target y_r (checked): the class to gather (y_r; 0 where y_r is ignore)
 // and its weight (w_y, 1 without w; 0 where ignored), as int64 [rows] and `dtype` [rows].
-std::pair<Tensor, Tensor> target_index_and_weight(const Tensor& target, const Tensor& w, Dtype dtype,
+std::pair<Tensor, Tensor> target_index_and_weight(const Tensor& target_in, const Tensor& w_in, Dtype dtype,
                                                   std::optional<std::int64_t> ignore) {
+  // The kernels below read packed data.
+  const Tensor target = target_in.defined() ? target_in.contiguous() : Tensor();
+  const Tensor w = w_in.defined() ? w_in.contiguous() : Tensor();
   const std::int64_t rows = target.numel();
   Tensor idx = detail::make_tensor({rows}, Dtype::int64);
   Tensor wy = detail::make_tensor({rows}, dtype);
@@ -217,7 +223,9 @@ void log_softmax_kernel(const T* x, T* out, T* lse_out, std::int64_t n, std::int
 }
 
 // log_softmax over dim 1 of a 3-d [N, C, S] tensor. Backward: g - e^out sum(g, 1).
-Tensor log_softmax_dim1(const Tensor& x3) {
+Tensor log_softmax_dim1(const Tensor& x3_in) {
+  // The kernels below read packed data.
+  const Tensor x3 = x3_in.defined() ? x3_in.contiguous() : Tensor();
   const Shape& sh = x3.shape();
   Tensor out = detail::make_tensor(sh, x3.dtype());
   dispatch_floating(x3.dtype(), [&]<class T>() {
@@ -264,8 +272,11 @@ double weight_sum(const T* w, std::int64_t c) {
 
 // Backward of ce_index_op, differentiable (used under create_graph): the gradient
 // g (e^(log_softmax x) a - b), with a, b constants built here and ignored samples masked.
-Tensor ce_index_backward_graph(const Tensor& g, const Tensor& x3, const Tensor& target, const Tensor& w,
+Tensor ce_index_backward_graph(const Tensor& g, const Tensor& x3, const Tensor& target_in, const Tensor& w_in,
                                const CeParams& p) {
+  // The kernels below read packed data.
+  const Tensor target = target_in.defined() ? target_in.contiguous() : Tensor();
+  const Tensor w = w_in.defined() ? w_in.contiguous() : Tensor();
   Tensor a = detail::make_tensor({p.n, 1, p.s}, x3.dtype());
   Tensor b = detail::make_tensor({p.n, p.c, p.s}, x3.dtype());
   Tensor valid = detail::make_tensor({p.n, p.s}, x3.dtype());
@@ -289,7 +300,11 @@ Tensor ce_index_backward_graph(const Tensor& g, const Tensor& x3, const Tensor& 
 
 // Per-sample losses [N, S] of logits x3 [N, C, S] against targets (int64, N * S elements):
 // l = (1 - eps) w_y (lse - x_y) + (eps / C) sum_c w_c (lse - x_c); 0 where ignored.
-Tensor ce_index_op(const Tensor& x3, const Tensor& target, const Tensor& w, const CeParams& p) {
+Tensor ce_index_op(const Tensor& x3_in, const Tensor& target_in, const Tensor& w_in, const CeParams& p) {
+  // The kernels below read packed data.
+  const Tensor x3 = x3_in.defined() ? x3_in.contiguous() : Tensor();
+  const Tensor target = target_in.defined() ? target_in.contiguous() : Tensor();
+  const Tensor w = w_in.defined() ? w_in.contiguous() : Tensor();
   Tensor out = detail::make_tensor({p.n, p.s}, x3.dtype());
   Tensor lse = detail::make_tensor({p.n * p.s}, x3.dtype());
   dispatch_floating(x3.dtype(), [&]<class T>() {
@@ -331,7 +346,8 @@ Tensor ce_index_op(const Tensor& x3, const Tensor& target, const Tensor& w, cons
         const CeCoef<T> cf{wp, weight_sum(wp, p.c), p};
         const std::int64_t* y = tgt.data_ptr<std::int64_t>();
         const T* lp = lses.data_ptr<T>();
-        const T* gp = g[0].data_ptr<T>();
+        const Tensor g0 = g[0].contiguous();
+        const T* gp = g0.data_ptr<T>();
         T* out = gx.data_ptr<T>();
         parallel_rows(p.n * p.s, p.c, [&](std::int64_t b, std::int64_t e) {
           for (std::int64_t r = b; r < e; ++r) {
@@ -358,7 +374,10 @@ Tensor ce_index_op(const Tensor& x3, const Tensor& target, const Tensor& w, cons
 // ---- binary cross-entropy (fused element-wise) ---------------------------------------------
 
 // l = -(y max(log x, -100) + (1 - y) max(log(1 - x), -100)), PyTorch's formula.
-Tensor bce_op(const Tensor& x, const Tensor& y) {
+Tensor bce_op(const Tensor& x_in, const Tensor& y_in) {
+  // The kernels below read packed data.
+  const Tensor x = x_in.defined() ? x_in.contiguous() : Tensor();
+  const Tensor y = y_in.defined() ? y_in.contiguous() : Tensor();
   Tensor out = detail::make_tensor(x.shape(), x.dtype());
   const std::int64_t n = x.numel();
   std::atomic<bool> bad{false};
@@ -406,7 +425,9 @@ T softplus_neg_value(T x) {
   return std::log1p(std::exp(-std::abs(x))) + std::max(-x, T(0));
 }
 
-Tensor softplus_neg(const Tensor& x) {
+Tensor softplus_neg(const Tensor& x_in) {
+  // The kernels below read packed data.
+  const Tensor x = x_in.defined() ? x_in.contiguous() : Tensor();
   Tensor out = detail::make_tensor(x.shape(), x.dtype());
   dispatch_floating(x.dtype(), [&]<class T>() {
     const T* xp = x.data_ptr<T>();
@@ -423,7 +444,11 @@ Tensor softplus_neg(const Tensor& x) {
 }
 
 // l = (1 - y) x + (1 + (pw - 1) y) softplus(-x); pw (optional) already has x's shape.
-Tensor bce_logits_op(const Tensor& x, const Tensor& y, const Tensor& pw) {
+Tensor bce_logits_op(const Tensor& x_in, const Tensor& y_in, const Tensor& pw_in) {
+  // The kernels below read packed data.
+  const Tensor x = x_in.defined() ? x_in.contiguous() : Tensor();
+  const Tensor y = y_in.defined() ? y_in.contiguous() : Tensor();
+  const Tensor pw = pw_in.defined() ? pw_in.contiguous() : Tensor();
   Tensor out = detail::make_tensor(x.shape(), x.dtype());
   dispatch_floating(x.dtype(), [&]<class T>() {
     const T *xp = x.data_ptr<T>(), *yp = y.data_ptr<T>();
@@ -569,7 +594,8 @@ Tensor multi_margin_loss(const Tensor& input, const Tensor& target, const MultiM
   const auto [idx, wy] = target_index_and_weight(target, w, input.dtype(), std::nullopt);
   Tensor mask = detail::make_tensor({l.n, l.c}, input.dtype());
   dispatch_floating(input.dtype(), [&]<class T>() {
-    const std::int64_t* y = target.data_ptr<std::int64_t>();
+    const Tensor tc = target.contiguous();
+    const std::int64_t* y = tc.data_ptr<std::int64_t>();
     const T* wyp = wy.data_ptr<T>();
     T* mp = mask.data_ptr<T>();
     for (std::int64_t r = 0; r < l.n; ++r)

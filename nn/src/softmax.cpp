@@ -294,7 +294,10 @@ void row_kernel(Kind kind, const T* a, const T* b, T* out, const RowLayout& l) {
 }
 
 // b is undefined for the forwards; dim already wrapped.
-Tensor run_kernel(Kind kind, const Tensor& a, const Tensor& b, std::int64_t dim) {
+Tensor run_kernel(Kind kind, const Tensor& a_in, const Tensor& b_in, std::int64_t dim) {
+  // The row kernels read packed data (views and expanded gradients are copied first).
+  NoGradGuard ng;
+  const Tensor a = a_in.contiguous(), b = b_in.defined() ? b_in.contiguous() : Tensor();
   Tensor out = detail::make_tensor(a.shape(), a.dtype());
   const RowLayout l = make_layout(a.shape(), dim);
   if (a.dtype() == Dtype::float32)

@@ -179,13 +179,15 @@ BOOST_AUTO_TEST_CASE(transpose_permute_values) {
       for (int j = 0; j < 3; ++j) ok = ok && pv[static_cast<std::size_t>(k * 6 + i * 3 + j)] == 12 * i + 4 * j + k;
   BOOST_CHECK(ok);
   BOOST_CHECK(permute(b, {-3, -2, -1}).to_vector<double>() == b.to_vector<double>());
-  // transpose is a copy: writing into it leaves the input alone
+  // transpose is a view: writing into it writes into the input
   Tensor c = transpose(a, 0, 1);
+  BOOST_CHECK(!c.is_contiguous());
+  BOOST_CHECK(c.strides() == (Shape{1, 3}));
   {
     NoGradGuard ng;
     c.fill_(7.0);
   }
-  BOOST_CHECK_EQUAL(a.to_vector<double>()[1], 1.0);
+  BOOST_CHECK_EQUAL(a.to_vector<double>()[1], 7.0);
   // int64 works too
   Tensor ia = i64({{1, 2}, {3, 4}});
   BOOST_CHECK(ia.t().to_vector<std::int64_t>() == (std::vector<std::int64_t>{1, 3, 2, 4}));

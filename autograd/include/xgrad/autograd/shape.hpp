@@ -1,7 +1,12 @@
-// Shape ops. reshape/view/flatten/squeeze/unsqueeze share storage with their input; the
-// others copy. All are differentiable (their gradients are shape ops too).
+// Shape ops. The ops PyTorch implements as views are views here (they share storage with
+// their input, writes through them reach it, and in-place ops on them are tracked by
+// autograd): reshape/view (reshape copies only when the strides do not allow a view),
+// flatten, squeeze/unsqueeze, transpose/t/permute/movedim, expand/expand_as/broadcast_to,
+// narrow/slice/select, unbind, split/chunk, unfold, diagonal, as_strided. cat, stack, pad,
+// index_select, gather and scatter_add copy. All are differentiable.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "xgrad/autograd/tensor.hpp"
@@ -9,7 +14,9 @@
 namespace xgrad {
 
 /// Same data, new shape; one entry may be -1 (inferred). Throws when the element counts
-/// differ. view() is the same operation (data is always contiguous here).
+/// differ. reshape returns a view when the strides allow it and a copy otherwise; view()
+/// never copies and throws "view: size ... is not compatible with the input's sizes and
+/// strides ..." when a view is impossible (e.g. flattening a transposed matrix).
 Tensor reshape(const Tensor& a, const Shape& shape);
 Tensor view(const Tensor& a, const Shape& shape);
 /// Merges dims start_dim..end_dim into one.
@@ -19,31 +26,51 @@ Tensor squeeze(const Tensor& a);
 Tensor squeeze(const Tensor& a, std::int64_t dim);
 /// Inserts a size-1 dim at `dim` (in [-dim()-1, dim()]).
 Tensor unsqueeze(const Tensor& a, std::int64_t dim);
-/// Swaps two dims (copy).
+/// Swaps two dims (view).
 Tensor transpose(const Tensor& a, std::int64_t d0, std::int64_t d1);
-/// Reorders dims: result.shape[i] = a.shape[dims[i]] (copy). dims must be a permutation.
+/// Reorders dims: result.shape[i] = a.shape[dims[i]] (view). dims must be a permutation.
 Tensor permute(const Tensor& a, const std::vector<std::int64_t>& dims);
 /// Transpose of a tensor with at most 2 dims (PyTorch's t()).
 Tensor t(const Tensor& a);
-/// Broadcasts a to `shape` (NumPy rules; -1 keeps a size) (copy). Gradient: sum_to.
+/// Moves dim `source` to position `destination`, keeping the others in order (view).
+Tensor movedim(const Tensor& a, std::int64_t source, std::int64_t destination);
+/// Broadcasts a to `shape` (NumPy rules; -1 keeps a size): a view with stride 0 on the
+/// broadcast dims (write through it only after clone()). Gradient: sum over those dims.
 Tensor expand(const Tensor& a, const Shape& shape);
 Tensor broadcast_to(const Tensor& a, const Shape& shape);
+Tensor expand_as(const Tensor& a, const Tensor& other);
 /// Concatenates along dim; all other dims must match, dtypes must match. Like PyTorch, 1-d
 /// tensors of shape [0] are skipped. Throws on an empty list, 0-d tensors and mismatches.
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
 /// Stacks equal-shaped tensors along a new dim.
 Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
-/// Pieces of size split_size along dim (the last may be smaller).
+/// Pieces of size split_size along dim (the last may be smaller). split and chunk return
+/// views made by one node whose backward is one cat of the pieces' gradients.
 std::vector<Tensor> split(const Tensor& a, std::int64_t split_size, std::int64_t dim = 0);
 /// Pieces with the given sizes along dim (they must add up to the dim's size).
 std::vector<Tensor> split(const Tensor& a, const std::vector<std::int64_t>& sizes, std::int64_t dim = 0);
 /// `chunks` pieces of size ceil(n/chunks) along dim (PyTorch's rule; may return fewer).
 std::vector<Tensor> chunk(const Tensor& a, std::int64_t chunks, std::int64_t dim = 0);
-/// Elements start..start+length-1 along dim (copy; a negative start counts from the end).
+/// Elements start..start+length-1 along dim (view; a negative start counts from the end).
 /// slice() takes [start, end) with step > 0, PyTorch's clamping: negative bounds count from
 /// the end, then both are clamped to [0, size] (an empty range gives an empty dim).
 Tensor narrow(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_t length);
 Tensor slice(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_t end, std::int64_t step = 1);
+/// a[..., index, ...] along dim, that dim removed (view; a negative index counts from the
+/// end). Throws "select: index i is out of range ..." naming the size.
+Tensor select(const Tensor& a, std::int64_t dim, std::int64_t index);
+/// All selects along dim (views, one node; backward is one stack).
+std::vector<Tensor> unbind(const Tensor& a, std::int64_t dim = 0);
+/// Sliding windows: dim becomes (size_d - size) / step + 1 windows and a last dim of
+/// length `size` is appended; out[..., i, ..., j] = a[..., i * step + j, ...] (view).
+Tensor unfold(const Tensor& a, std::int64_t dim, std::int64_t size, std::int64_t step);
+/// Diagonal of the (dim1, dim2) planes, shifted by offset (> 0 above the main diagonal),
+/// as a last dim; dim1 and dim2 are removed (view).
+Tensor diagonal(const Tensor& a, std::int64_t offset = 0, std::int64_t dim1 = 0, std::int64_t dim2 = 1);
+/// The view with the given sizes, strides and storage offset (default a's) over a's
+/// storage. Throws for negative values, mismatched lengths and positions past the storage.
+Tensor as_strided(const Tensor& a, const Shape& size, const Shape& stride,
+                  std::optional<std::int64_t> storage_offset = std::nullopt);
 /// Rows of a along dim picked by the 1-d int64 `index` (repeats allowed). Indices outside
 /// [0, size) throw, naming the index and the size.
 Tensor index_select(const Tensor& a, std::int64_t dim, const Tensor& index);

@@ -1,5 +1,6 @@
-// xgrad::Tensor: a cheap handle to a contiguous, row-major, typed buffer plus its autograd
-// identity (requires_grad, grad, grad_fn), like torch::Tensor.
+// xgrad::Tensor: a cheap handle to a strided view (sizes, strides, storage offset) of a
+// shared, typed buffer plus its autograd identity (requires_grad, grad, grad_fn), like
+// torch::Tensor.
 #pragma once
 
 #include <cstdint>
@@ -19,9 +20,9 @@ class Node;
 struct TensorImpl;
 class Tensor;
 
-/// Shared, reference-counted data buffer. Views made by reshape/view/flatten share one
-/// Storage; its version counter is bumped by every in-place op so that backward can detect
-/// a saved tensor that was modified after it was saved.
+/// Shared, reference-counted data buffer. A tensor and all its views share one Storage, and
+/// so its version counter, which every in-place op (through any alias) bumps so that
+/// backward can detect a saved tensor that was modified after it was saved.
 struct Storage {
   explicit Storage(std::size_t nbytes);
   ~Storage();
@@ -59,9 +60,11 @@ struct BackwardOptions {
 /// A handle to a tensor. Copying a Tensor never copies data. A default-constructed Tensor is
 /// undefined; every op given one throws xgrad::Error.
 ///
-/// Ops that PyTorch implements as views: reshape/view/flatten/squeeze/unsqueeze on
-/// contiguous data share storage (in-place writes are visible through both); transpose,
-/// permute, expand, narrow, slice, index_select return copies.
+/// Layout (PyTorch's): sizes, strides (in elements, >= 0) and a storage offset over a shared
+/// Storage. The ops PyTorch implements as views are views here too (see shape.hpp): they
+/// share storage, so writes through a view reach its base, and their gradients follow
+/// PyTorch's model for in-place ops on views (README "Semantics in brief"). Ops that copy
+/// (cat, index_select, gather, ...) always return contiguous tensors.
 class Tensor {
  public:
   Tensor() = default;
@@ -78,18 +81,40 @@ class Tensor {
   /// "Tensor(shape=[2, 3], dtype=float32)"-style short description used in messages.
   std::string describe() const;
 
+  // ---- layout -----------------------------------------------------------------------
+  /// Strides in elements, one per dim (0 on expanded dims).
+  const Shape& strides() const;
+  /// Stride of dimension d; negative d counts from the end.
+  std::int64_t stride(std::int64_t d) const;
+  /// Offset of element [0, ..., 0] in the storage, in elements.
+  std::int64_t storage_offset() const;
+  /// True when the elements lie in row-major order without gaps (PyTorch's rule: size-1
+  /// dims may have any stride).
+  bool is_contiguous() const;
+  /// *this when contiguous, else a contiguous copy (differentiable; gradient passes through).
+  Tensor contiguous() const;
+  /// True for a tensor made by a view op from another tensor (its base).
+  bool is_view() const;
+
   // ---- data access ------------------------------------------------------------------
-  /// Raw pointer to the first element; throws if T does not match dtype().
+  /// Raw pointer to the first element of a contiguous tensor. Throws if T does not match
+  /// dtype() and when the tensor is not contiguous (call contiguous() first), so no kernel
+  /// can read a view as if it were packed.
   template <class T>
   T* data_ptr() const;
-  /// Zero-copy xtensor view of the data (an xt::xarray_adaptor over the buffer, read and
-  /// write). Defined in <xgrad/autograd/xtensor.hpp>, which pulls in xtensor's headers.
+  /// Pointer to element [0, ..., 0] of any tensor, for kernels that read strides()
+  /// themselves. Throws if T does not match dtype().
+  template <class T>
+  T* strided_data_ptr() const;
+  /// Zero-copy xtensor view of the data (an xtensor adaptor over the buffer with this
+  /// tensor's shape and strides, read and write). Defined in <xgrad/autograd/xtensor.hpp>,
+  /// which pulls in xtensor's headers.
   template <class T>
   auto data() const;
   /// The single element of a 1-element tensor, converted to T. Throws otherwise.
   template <class T = double>
   T item() const;
-  /// The elements as a std::vector<T> (copy); T must match dtype().
+  /// The elements in row-major order as a std::vector<T> (copy); T must match dtype().
   template <class T>
   std::vector<T> to_vector() const;
 
@@ -118,7 +143,8 @@ class Tensor {
   /// Register a gradient hook; returns an id for remove_hook.
   std::size_t register_hook(TensorHook hook) const;
   void remove_hook(std::size_t id) const;
-  /// Same data, no history, requires_grad false. Shares storage.
+  /// Same data and layout, no history, requires_grad false. Shares storage (and so the
+  /// version counter).
   Tensor detach() const;
   /// Computes d(this)/d(leaves) and accumulates it into their .grad(). `gradient` is the
   /// seed dL/d(this); it may be omitted only for 1-element tensors (then it is 1).
@@ -132,8 +158,6 @@ class Tensor {
   /// Conversion to another dtype; differentiable between floating types. Returns *this
   /// when the dtype already matches.
   Tensor to(Dtype d) const;
-  /// Data is always contiguous here; returns *this.
-  Tensor contiguous() const { return *this; }
 
   // ---- methods mirroring the free functions (see ops headers for the formulas) ------
   Tensor add(const Tensor& o) const;
@@ -188,6 +212,19 @@ class Tensor {
   Tensor t() const;
   Tensor expand(const Shape& s) const;
   Tensor narrow(std::int64_t dim, std::int64_t start, std::int64_t length) const;
+  Tensor slice(std::int64_t dim, std::optional<std::int64_t> start = std::nullopt,
+               std::optional<std::int64_t> end = std::nullopt, std::int64_t step = 1) const;
+  Tensor select(std::int64_t dim, std::int64_t index) const;
+  std::vector<Tensor> unbind(std::int64_t dim = 0) const;
+  std::vector<Tensor> split(std::int64_t split_size, std::int64_t dim = 0) const;
+  std::vector<Tensor> split(const std::vector<std::int64_t>& sizes, std::int64_t dim = 0) const;
+  std::vector<Tensor> chunk(std::int64_t chunks, std::int64_t dim = 0) const;
+  Tensor movedim(std::int64_t source, std::int64_t destination) const;
+  Tensor expand_as(const Tensor& other) const;
+  Tensor unfold(std::int64_t dim, std::int64_t size, std::int64_t step) const;
+  Tensor diagonal(std::int64_t offset = 0, std::int64_t dim1 = 0, std::int64_t dim2 = 1) const;
+  Tensor as_strided(const Shape& size, const Shape& stride,
+                    std::optional<std::int64_t> storage_offset = std::nullopt) const;
   Tensor index_select(std::int64_t dim, const Tensor& index) const;
   Tensor gather(std::int64_t dim, const Tensor& index) const;
   Tensor matmul(const Tensor& o) const;
@@ -216,10 +253,25 @@ class Tensor {
   std::shared_ptr<TensorImpl> impl_;
 };
 
+struct TensorImpl;
+
+/// What a view remembers of its base: the base (the tensor that owns the memory, never
+/// itself a view) and the version at which this view's grad_fn was last derived from it.
+/// When the shared version counter has moved on (an in-place op through some alias), the
+/// view's grad_fn is regenerated as a strided view of the base's current history.
+struct ViewInfo {
+  std::shared_ptr<TensorImpl> base;
+  std::uint64_t version = 0;
+  bool differentiable = true;  // made with grad mode on
+};
+
 /// The data and autograd state behind a Tensor handle.
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
   Shape shape;
+  Shape strides;                     // in elements
+  std::int64_t storage_offset = 0;   // in elements
+  bool contiguous = true;
   std::int64_t numel = 0;
   Dtype dtype = Dtype::float32;
   bool requires_grad = false;
@@ -229,6 +281,7 @@ struct TensorImpl {
   Tensor grad;
   std::weak_ptr<Node> grad_accumulator;  // leaves only, created on demand
   std::vector<std::pair<std::size_t, TensorHook>> hooks;  // leaves only
+  std::shared_ptr<ViewInfo> view;    // set for views made while grad mode is on
 };
 
 // ---- operators ----------------------------------------------------------------------
@@ -264,20 +317,35 @@ Tensor make_tensor(const Shape& shape, Dtype dtype, std::string_view op = "empty
 // ---- template definitions --------------------------------------------------------------
 namespace detail {
 [[noreturn]] void throw_dtype_mismatch(std::string_view op, Dtype got, Dtype want);
+[[noreturn]] void throw_not_contiguous(const Tensor& t, std::string_view op);
+void refresh_view_slow(TensorImpl& impl);
+/// Regenerates a view's grad_fn when an in-place op through an alias has changed its base's
+/// history since the view's grad_fn was made (cheap check; called by every autograd query).
+inline void refresh_view(TensorImpl& impl) {
+  if (impl.view && impl.view->version != impl.storage->version) refresh_view_slow(impl);
+}
+}
+
+template <class T>
+T* Tensor::strided_data_ptr() const {
+  detail::check_defined(*this, "data_ptr");
+  if (impl_->dtype != dtype_of<T>()) detail::throw_dtype_mismatch("data_ptr", impl_->dtype, dtype_of<T>());
+  return reinterpret_cast<T*>(impl_->storage->data) + impl_->storage_offset;
 }
 
 template <class T>
 T* Tensor::data_ptr() const {
-  detail::check_defined(*this, "data_ptr");
-  if (impl_->dtype != dtype_of<T>()) detail::throw_dtype_mismatch("data_ptr", impl_->dtype, dtype_of<T>());
-  return reinterpret_cast<T*>(impl_->storage->data);
+  T* p = strided_data_ptr<T>();
+  if (!impl_->contiguous) detail::throw_not_contiguous(*this, "data_ptr");
+  return p;
 }
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
   detail::check_defined(*this, "to_vector");
   if (impl_->dtype != dtype_of<T>()) detail::throw_dtype_mismatch("to_vector", impl_->dtype, dtype_of<T>());
-  const T* p = data_ptr<T>();
+  const Tensor c = contiguous();
+  const T* p = c.data_ptr<T>();
   return std::vector<T>(p, p + impl_->numel);
 }
 
