@@ -1,7 +1,6 @@
 // Unary math (exp, log, ..., tanh, sigmoid, relu, erf), pow, abs and clamp, and the Tensor
 // methods for them. Comparisons, sign, maximum/minimum and where live in
 // elementwise_compare.cpp.
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <numbers>
@@ -9,7 +8,6 @@
 #include "kernel.hpp"
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/factories.hpp"
-#include "xgrad/autograd/vec_exp.hpp"
 
 namespace xgrad {
 
@@ -18,44 +16,21 @@ namespace {
 using Grads = std::vector<Tensor>;
 
 // float32 loops over contiguous ranges, compiled once per instruction set and picked at load
-// time (ifunc): libm's expf and tanhf are scalar calls, vec::exp_f32 vectorises. float64 keeps
-// libm for gradcheck-grade accuracy.
+// time (kernel/simd.hpp): libm's expf and tanhf are scalar calls, kernel::exp_f32 and
+// kernel::tanh_f32 vectorise. float64 keeps libm for gradcheck-grade accuracy.
 using RangeF32 = void (*)(const float*, float*, std::int64_t, std::int64_t);
 
-[[gnu::target_clones("avx512f", "avx2", "default")]] void exp_f32_range(const float* __restrict x, float* __restrict y,
-                                                                        std::int64_t b, std::int64_t e) {
-  for (std::int64_t i = b; i < e; ++i) y[i] = vec::exp_f32(x[i]);
+XGRAD_SIMD_CLONES void exp_f32_range(const float* __restrict x, float* __restrict y, std::int64_t b, std::int64_t e) {
+  for (std::int64_t i = b; i < e; ++i) y[i] = kernel::exp_f32(x[i]);
 }
 
-[[gnu::target_clones("avx512f", "avx2", "default")]] void sigmoid_f32_range(const float* __restrict x,
-                                                                            float* __restrict y, std::int64_t b,
-                                                                            std::int64_t e) {
-  for (std::int64_t i = b; i < e; ++i) y[i] = 1.0f / (1.0f + vec::exp_f32(-x[i]));
+XGRAD_SIMD_CLONES void sigmoid_f32_range(const float* __restrict x, float* __restrict y, std::int64_t b,
+                                         std::int64_t e) {
+  for (std::int64_t i = b; i < e; ++i) y[i] = kernel::sigmoid_f32(x[i]);
 }
 
-// Cephes tanhf: an odd polynomial below |x| = 0.625, where 1 - 2/(e^2|x| + 1) would cancel;
-// above, the cancellation costs under 1 ulp and e^2|x| = inf gives exactly 1. Both branches
-// are computed and blended on the bits, so the loop vectorises; the sign is put back last
-// (tanh(-0) = -0, NaN stays NaN).
-[[gnu::target_clones("avx512f", "avx2", "default")]] void tanh_f32_range(const float* __restrict x, float* __restrict y,
-                                                                         std::int64_t b, std::int64_t e) {
-  for (std::int64_t i = b; i < e; ++i) {
-    const float v = x[i];
-    const std::uint32_t bits = std::bit_cast<std::uint32_t>(v);
-    const float z = std::bit_cast<float>(bits & 0x7fffffffu);
-    const float s = z * z;
-    float p = -5.70498872745e-3f;
-    p = p * s + 2.06390887954e-2f;
-    p = p * s - 5.37397155531e-2f;
-    p = p * s + 1.33314422036e-1f;
-    p = p * s - 3.33332819422e-1f;
-    const float small = p * s * z + z;
-    const float large = 1.0f - 2.0f / (vec::exp_f32(z + z) + 1.0f);
-    const std::uint32_t use_small = -static_cast<std::uint32_t>(z < 0.625f);
-    const std::uint32_t r =
-        (std::bit_cast<std::uint32_t>(small) & use_small) | (std::bit_cast<std::uint32_t>(large) & ~use_small);
-    y[i] = std::bit_cast<float>(r | (bits & 0x80000000u));
-  }
+XGRAD_SIMD_CLONES void tanh_f32_range(const float* __restrict x, float* __restrict y, std::int64_t b, std::int64_t e) {
+  for (std::int64_t i = b; i < e; ++i) y[i] = kernel::tanh_f32(x[i]);
 }
 
 // out[i] = f(a[i]) for floating a (int64 throws naming op); float32 runs f32 when given.

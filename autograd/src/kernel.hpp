@@ -1,6 +1,7 @@
-// Private kernel infrastructure shared by the op files: dtype dispatch, the TBB
-// parallel_for with an inline fast path, deterministic chunked reductions and broadcast
-// iteration. Not installed.
+// Private kernel infrastructure shared by the op files: scalar and division checks and
+// broadcast iteration, over the public kernel layer (xgrad/autograd/kernel/: dtype dispatch,
+// the grain policy, parallel_for, deterministic chunked reductions), whose names are
+// re-exported into xgrad::detail. Not installed.
 #pragma once
 
 #include <algorithm>
@@ -16,38 +17,20 @@
 #include <tbb/parallel_for.h>
 
 #include "xgrad/autograd/dtype.hpp"
+#include "xgrad/autograd/kernel/kernel.hpp"
 #include "xgrad/autograd/node.hpp"
 #include "xgrad/autograd/tensor.hpp"
 
 namespace xgrad::detail {
 
-/// Elements below which a kernel runs inline on the calling thread (no task scheduling).
-inline constexpr std::int64_t kGrain = 32768;
-/// Fixed chunk of full reductions: independent of the thread count, so sums are identical
-/// at every thread count.
-inline constexpr std::int64_t kReduceChunk = 16384;
-
-/// Calls f.template operator()<T>() with T the C++ type of d.
-template <class F>
-decltype(auto) dispatch(Dtype d, F&& f) {
-  switch (d) {
-    case Dtype::float32: return f.template operator()<float>();
-    case Dtype::float64: return f.template operator()<double>();
-    case Dtype::int64: break;
-  }
-  return f.template operator()<std::int64_t>();
-}
-
-/// Like dispatch, but int64 throws "<op>: expected a floating dtype (float32 or float64), got
-/// int64 for tensor of shape [...]".
-template <class F>
-decltype(auto) dispatch_floating(const Tensor& t, std::string_view op, F&& f) {
-  if (t.dtype() == Dtype::int64)
-    throw Error(fmt::format("{}: expected a floating dtype (float32 or float64), got int64 for tensor of shape {}", op,
-                            t.shape()));
-  if (t.dtype() == Dtype::float32) return f.template operator()<float>();
-  return f.template operator()<double>();
-}
+// The kernel layer under its old names: autograd's op files say detail::parallel_for etc.
+using kernel::chunked_reduce;
+using kernel::dispatch;
+using kernel::dispatch_floating;
+using kernel::grain_for;
+using kernel::kGrain;
+using kernel::kReduceChunk;
+using kernel::parallel_for;
 
 /// An int64 tensor meets a scalar: until type promotion exists, a scalar that is not an
 /// integer in int64's range throws "<op>: ..." (PyTorch would promote to float; truncating
@@ -70,33 +53,6 @@ inline void check_int_scalar(const Tensor& a, double s, std::string_view op) {
 inline bool bad_int_division(std::int64_t x, std::int64_t y) { return y == 0 || (y == -1 && x == INT64_MIN); }
 /// a / b (broadcast, same dtype, nothing recorded); integer division throws as above.
 Tensor divide(const Tensor& a, const Tensor& b, std::string_view op);
-
-/// f(begin, end) over [0, n): inline when n <= grain, else split across TBB tasks.
-template <class F>
-void parallel_for(std::int64_t n, std::int64_t grain, F&& f) {
-  if (n <= grain) {
-    if (n > 0) f(std::int64_t{0}, n);
-    return;
-  }
-  tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, n, grain),
-                    [&](const tbb::blocked_range<std::int64_t>& r) { f(r.begin(), r.end()); });
-}
-
-/// Deterministic reduction of [0, n): chunk(begin, end) -> Acc over fixed-size chunks,
-/// combined left to right with combine(Acc, Acc).
-template <class Acc, class Chunk, class Combine>
-Acc chunked_reduce(std::int64_t n, Acc init, Chunk&& chunk, Combine&& combine) {
-  if (n <= kReduceChunk) return n > 0 ? combine(init, chunk(std::int64_t{0}, n)) : init;
-  const std::int64_t nchunks = (n + kReduceChunk - 1) / kReduceChunk;
-  std::vector<Acc> partial(static_cast<std::size_t>(nchunks));
-  tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, nchunks, 1), [&](const tbb::blocked_range<std::int64_t>& r) {
-    for (std::int64_t c = r.begin(); c < r.end(); ++c)
-      partial[static_cast<std::size_t>(c)] = chunk(c * kReduceChunk, std::min(n, (c + 1) * kReduceChunk));
-  });
-  Acc acc = init;
-  for (const Acc& p : partial) acc = combine(acc, p);
-  return acc;
-}
 
 /// Row-major contiguous strides of a shape (in elements).
 std::vector<std::int64_t> contiguous_strides(const Shape& s);

@@ -9,11 +9,10 @@
 #include <utility>
 
 #include <fmt/format.h>
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
 #include <tbb/task_group.h>
 
 #include "common.hpp"
+#include "xgrad/autograd/kernel/kernel.hpp"
 #include "xgrad/autograd/node.hpp"
 #include "xgrad/autograd/threading.hpp"
 
@@ -27,19 +26,18 @@ constexpr std::size_t kParallelBytes = std::size_t{1} << 17;
 /// Bytes copied per task at least.
 constexpr std::size_t kChunkBytes = std::size_t{1} << 16;
 
-/// f(i) for every example i in [0, b): serially, or over TBB tasks of at least `grain`
-/// examples. With a budget of one thread TBB would run the tasks inline anyway, after a
-/// detour through its partitioner: the loop runs directly.
+/// f(i) for every example i in [0, b): serially, or with kernel::parallel_for over tasks of
+/// about `grain` examples (inline when b <= grain). With a budget of one thread TBB would run
+/// the tasks inline anyway, after a detour through its partitioner: the loop runs directly.
 template <class F>
 void for_examples(std::int64_t b, bool parallel, std::int64_t grain, const F& f) {
-  if (!parallel || b <= grain || get_num_threads() == 1) {
+  if (!parallel || get_num_threads() == 1) {
     for (std::int64_t i = 0; i < b; ++i) f(i);
     return;
   }
-  tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, b, static_cast<std::size_t>(grain)),
-                    [&](const tbb::blocked_range<std::int64_t>& r) {
-                      for (std::int64_t i = r.begin(); i < r.end(); ++i) f(i);
-                    });
+  kernel::parallel_for(b, grain, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) f(i);
+  });
 }
 
 /// Examples per task when each copies `bytes` (whole batch inline when it is small).

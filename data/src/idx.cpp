@@ -14,11 +14,10 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
 #include <zlib.h>
 
 #include "common.hpp"
+#include "xgrad/autograd/kernel/kernel.hpp"
 
 namespace xgrad::data {
 
@@ -29,7 +28,6 @@ constexpr int kMaxDims = 4;
 /// Hard ceiling on prod(dims), whatever max_bytes says: keeps prod(dims) * 8 (an int64
 /// tensor's bytes) far from overflowing std::size_t and int64.
 constexpr std::uint64_t kMaxElements = std::uint64_t{1} << 48;
-constexpr std::int64_t kConvertGrain = 32768;
 /// How much data past the declared end is decoded to report it (bounded work on a bomb).
 constexpr std::uint64_t kMaxExcessCounted = std::uint64_t{1} << 20;
 
@@ -299,15 +297,9 @@ Tensor convert(const RawIdx& raw, Dtype dtype, const F& value) {
   T* dst = out.data_ptr<T>();
   const std::uint8_t* src = raw.bytes.data();
   const auto n = static_cast<std::int64_t>(raw.bytes.size());
-  auto body = [&](std::int64_t b, std::int64_t e) {
+  kernel::parallel_for(n, [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t i = b; i < e; ++i) dst[i] = table[src[i]];
-  };
-  if (n <= kConvertGrain) {
-    body(0, n);
-  } else {
-    tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, n, kConvertGrain),
-                      [&](const tbb::blocked_range<std::int64_t>& r) { body(r.begin(), r.end()); });
-  }
+  });
   return out;
 }
 

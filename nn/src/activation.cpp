@@ -5,14 +5,12 @@
 // g * d(x) where the derivative d(x) is itself one fused pass. When the backward is recorded
 // (create_graph), d(x) records its own derivative built from differentiable core ops, so
 // second and higher derivatives are exact.
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
 #include <cmath>
 #include <numbers>
 
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/factories.hpp"
+#include "xgrad/autograd/kernel/kernel.hpp"
 #include "xgrad/autograd/node.hpp"
 #include "xgrad/nn/activation.hpp"
 
@@ -21,9 +19,6 @@ namespace xgrad::nn {
 namespace {
 
 using Grads = std::vector<Tensor>;
-
-// Below this many elements a kernel runs inline on the calling thread.
-constexpr std::int64_t kGrain = 32768;
 
 void check_floating(const Tensor& x, std::string_view op) {
   detail::check_defined(x, op);
@@ -37,7 +32,7 @@ template <class F>
 Tensor map_unary(const Tensor& x, std::string_view op, F f) {
   check_floating(x, op);
   Tensor out = detail::make_tensor(x.shape(), x.dtype());
-  auto run = [&]<class T>() {
+  kernel::dispatch_floating(x, op, [&]<class T>() {
     Tensor xc;
     {
       NoGradGuard ng;  // a kernel input: the op records x itself
@@ -45,20 +40,10 @@ Tensor map_unary(const Tensor& x, std::string_view op, F f) {
     }
     const T* in = xc.data_ptr<T>();
     T* o = out.data_ptr<T>();
-    const std::int64_t n = x.numel();
-    auto body = [&](std::int64_t b, std::int64_t e) {
+    kernel::parallel_for(x.numel(), [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t i = b; i < e; ++i) o[i] = f(in[i]);
-    };
-    if (n <= kGrain)
-      body(0, n);
-    else
-      tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, n, kGrain),
-                        [&](const tbb::blocked_range<std::int64_t>& r) { body(r.begin(), r.end()); });
-  };
-  if (x.dtype() == Dtype::float32)
-    run.template operator()<float>();
-  else
-    run.template operator()<double>();
+    });
+  });
   return out;
 }
 

@@ -1,8 +1,5 @@
 #include "xgrad/nn/init.hpp"
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -10,38 +7,11 @@
 #include <vector>
 
 #include "xgrad/autograd/factories.hpp"
+#include "xgrad/autograd/kernel/kernel.hpp"
 
 namespace xgrad::nn::init {
 
 namespace {
-
-constexpr std::int64_t kGrain = 32768;  // below this, loops run inline on the calling thread
-
-template <class F>
-void parallel_range(std::int64_t n, F body) {
-  if (n < kGrain) {
-    body(std::int64_t{0}, n);
-    return;
-  }
-  tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, n, kGrain),
-                    [&](const tbb::blocked_range<std::int64_t>& r) { body(r.begin(), r.end()); });
-}
-
-// Calls f.template operator()<T>() with T the tensor's element type.
-template <class F>
-void dispatch(Dtype d, F&& f) {
-  switch (d) {
-    case Dtype::float32:
-      f.template operator()<float>();
-      return;
-    case Dtype::float64:
-      f.template operator()<double>();
-      return;
-    case Dtype::int64:
-      f.template operator()<std::int64_t>();
-      return;
-  }
-}
 
 void check_defined(const Tensor& t, std::string_view op) {
   xgrad::detail::check_defined(t, fmt::format("nn::init::{}", op));
@@ -60,9 +30,9 @@ void bump_version(const Tensor& t) { ++t.impl()->storage->version; }
 template <class F>
 void write_from(const Tensor& t, const Tensor& src, F f) {
   const double* s = src.data_ptr<double>();
-  dispatch(t.dtype(), [&]<class T>() {
+  kernel::dispatch(t.dtype(), [&]<class T>() {
     T* p = t.data_ptr<T>();
-    parallel_range(t.numel(), [&](std::int64_t b, std::int64_t e) {
+    kernel::parallel_for(t.numel(), [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t i = b; i < e; ++i) p[i] = static_cast<T>(f(s[i]));
     });
   });
@@ -84,10 +54,10 @@ Tensor fill_normal(const Tensor& t, double mean, double sd) {
 }
 
 Tensor fill_constant(const Tensor& t, double v) {
-  dispatch(t.dtype(), [&]<class T>() {
+  kernel::dispatch(t.dtype(), [&]<class T>() {
     T* p = t.data_ptr<T>();
     const T x = static_cast<T>(v);
-    parallel_range(t.numel(), [&](std::int64_t b, std::int64_t e) { std::fill(p + b, p + e, x); });
+    kernel::parallel_for(t.numel(), [&](std::int64_t b, std::int64_t e) { std::fill(p + b, p + e, x); });
   });
   bump_version(t);
   return t;
@@ -187,7 +157,6 @@ std::vector<double> householder_q(std::vector<double>& A, std::int64_t m, std::i
   auto col = [m](std::vector<double>& M, std::int64_t j) { return M.data() + j * m; };
   // Applies H = I - 2 v v^T (v unit, rows k..m-1) to columns [j0, j1) of M.
   auto reflect = [&](std::vector<double>& M, const double* v, std::int64_t k, std::int64_t j0, std::int64_t j1) {
-    const std::int64_t work = (j1 - j0) * (m - k);
     auto body = [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t j = j0 + b; j < j0 + e; ++j) {
         double* c = col(M, j);
@@ -197,11 +166,8 @@ std::vector<double> householder_q(std::vector<double>& A, std::int64_t m, std::i
         for (std::int64_t i = k; i < m; ++i) c[i] -= dot * v[i];
       }
     };
-    if (work < kGrain)
-      body(0, j1 - j0);
-    else
-      tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, j1 - j0, 16),
-                        [&](const tbb::blocked_range<std::int64_t>& r) { body(r.begin(), r.end()); });
+    // Each column is computed on its own: the split never changes a result.
+    kernel::parallel_for(j1 - j0, kernel::grain_for(m - k), body);
   };
 
   for (std::int64_t k = 0; k < n; ++k) {
@@ -298,7 +264,7 @@ Tensor eye_(const Tensor& tensor) {
   if (tensor.dim() != 2)
     throw Error(fmt::format("nn::init::eye_: only 2-d tensors are supported, got shape {}", tensor.shape()));
   const std::int64_t n = tensor.size(0), m = tensor.size(1);
-  dispatch(tensor.dtype(), [&]<class T>() {
+  kernel::dispatch(tensor.dtype(), [&]<class T>() {
     T* p = tensor.data_ptr<T>();
     std::fill(p, p + tensor.numel(), T(0));
     for (std::int64_t i = 0; i < std::min(n, m); ++i) p[i * m + i] = T(1);
@@ -327,7 +293,7 @@ Tensor dirac_(const Tensor& tensor, std::int64_t groups) {
   std::int64_t centre = 0;
   for (std::int64_t d = 2; d < dims; ++d)
     centre += (s[static_cast<std::size_t>(d)] / 2) * stride[static_cast<std::size_t>(d)];
-  dispatch(tensor.dtype(), [&]<class T>() {
+  kernel::dispatch(tensor.dtype(), [&]<class T>() {
     T* p = tensor.data_ptr<T>();
     std::fill(p, p + tensor.numel(), T(0));
     if (tensor.numel() == 0) return;
@@ -383,7 +349,7 @@ Tensor orthogonal_(const Tensor& tensor, double gain) {
   const std::vector<double> Q = householder_q(A, m, n);
   // Result R (rows x cols, row-major) = Q (tall) or Q^T (wide). Q^T's row-major buffer is
   // Q's column-major one; Q's row-major element (i, j) is Q[j * m + i].
-  dispatch(tensor.dtype(), [&]<class T>() {
+  kernel::dispatch(tensor.dtype(), [&]<class T>() {
     T* p = tensor.data_ptr<T>();
     if (wide) {
       for (std::int64_t i = 0; i < rows * cols; ++i) p[i] = static_cast<T>(gain * Q[static_cast<std::size_t>(i)]);

@@ -2,11 +2,9 @@
 
 #include <cmath>
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/factories.hpp"
+#include "xgrad/autograd/kernel/kernel.hpp"
 #include "xgrad/autograd/linalg.hpp"
 #include "xgrad/autograd/node.hpp"
 #include "xgrad/autograd/reduction.hpp"
@@ -95,16 +93,9 @@ Tensor dropout(const Tensor& x, double p, bool training) {
   const double scale = p < 1.0 ? 1.0 / (1.0 - p) : 0.0;
   auto fill = [&]<class T>(T* m) {
     const T s = static_cast<T>(scale);
-    auto body = [&](std::int64_t b, std::int64_t e) {
+    kernel::parallel_for(mask.numel(), [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t i = b; i < e; ++i) m[i] = static_cast<double>(m[i]) >= p ? s : T(0);
-    };
-    const std::int64_t n = mask.numel();
-    if (n < 32768) {
-      body(0, n);
-    } else {
-      tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, n, 16384),
-                        [&](const tbb::blocked_range<std::int64_t>& r) { body(r.begin(), r.end()); });
-    }
+    });
   };
   if (x.dtype() == float32) {
     fill(mask.data_ptr<float>());

@@ -11,11 +11,9 @@
 #include <limits>
 #include <optional>
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/factories.hpp"
+#include "xgrad/autograd/kernel/kernel.hpp"
 #include "xgrad/autograd/node.hpp"
 #include "xgrad/autograd/reduction.hpp"
 #include "xgrad/autograd/shape.hpp"
@@ -28,31 +26,6 @@ namespace {
 
 using namespace loss_checks;
 using Grads = std::vector<Tensor>;
-
-constexpr std::int64_t kParallelWork = 32768;
-
-// Runs f(begin, end) over [0, rows): inline when rows * row_work is small, else split across
-// TBB tasks of about kParallelWork units. Each row is computed independently (deterministic).
-template <class F>
-void parallel_rows(std::int64_t rows, std::int64_t row_work, const F& f) {
-  const std::int64_t w = std::max<std::int64_t>(row_work, 1);
-  if (rows < 2 || rows * w < kParallelWork) {
-    f(std::int64_t{0}, rows);
-    return;
-  }
-  const auto grain = static_cast<std::size_t>(std::max<std::int64_t>(1, kParallelWork / w));
-  tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, rows, grain),
-                    [&](const tbb::blocked_range<std::int64_t>& r) { f(r.begin(), r.end()); });
-}
-
-// Calls f.template operator()<T>() with T = float or double.
-template <class F>
-void dispatch_floating(Dtype d, F&& f) {
-  if (d == Dtype::float32)
-    f.template operator()<float>();
-  else
-    f.template operator()<double>();
-}
 
 void check_reduction(Reduction r, std::string_view op) {
   if (r == Reduction::BatchMean)
@@ -143,7 +116,7 @@ double validate_targets(const Tensor& target_in, const Tensor& w_in, std::int64_
   const std::int64_t* y = target.data_ptr<std::int64_t>();
   const std::int64_t n = target.numel();
   double denom = 0.0;
-  dispatch_floating(w.defined() ? w.dtype() : Dtype::float64, [&]<class T>() {
+  kernel::dispatch_floating(w.defined() ? w.dtype() : Dtype::float64, op, [&]<class T>() {
     const T* wp = w.defined() ? w.data_ptr<T>() : nullptr;
     for (std::int64_t i = 0; i < n; ++i) {
       const std::int64_t yi = y[i];
@@ -163,14 +136,14 @@ double validate_targets(const Tensor& target_in, const Tensor& w_in, std::int64_
 // For each class-index target y_r (checked): the class to gather (y_r; 0 where y_r is ignore)
 // and its weight (w_y, 1 without w; 0 where ignored), as int64 [rows] and `dtype` [rows].
 std::pair<Tensor, Tensor> target_index_and_weight(const Tensor& target_in, const Tensor& w_in, Dtype dtype,
-                                                  std::optional<std::int64_t> ignore) {
+                                                  std::optional<std::int64_t> ignore, std::string_view op) {
   // The kernels below read packed data.
   const Tensor target = target_in.defined() ? target_in.contiguous() : Tensor();
   const Tensor w = w_in.defined() ? w_in.contiguous() : Tensor();
   const std::int64_t rows = target.numel();
   Tensor idx = detail::make_tensor({rows}, Dtype::int64);
   Tensor wy = detail::make_tensor({rows}, dtype);
-  dispatch_floating(dtype, [&]<class T>() {
+  kernel::dispatch_floating(dtype, op, [&]<class T>() {
     const std::int64_t* y = target.data_ptr<std::int64_t>();
     const T* wp = w.defined() ? w.data_ptr<T>() : nullptr;
     std::int64_t* ip = idx.data_ptr<std::int64_t>();
@@ -202,7 +175,7 @@ Tensor reduce_weighted(const Tensor& l, Reduction r, double denom, const Shape& 
 // out = x - lse along dim 1; lse (optional, [N * S]) receives log(sum_c exp(x_c)).
 template <class T>
 void log_softmax_kernel(const T* x, T* out, T* lse_out, std::int64_t n, std::int64_t c, std::int64_t s) {
-  parallel_rows(n * s, c, [&](std::int64_t b, std::int64_t e) {
+  kernel::parallel_for(n * s, kernel::grain_for(c), [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t r = b; r < e; ++r) {
       const std::int64_t off = (r / s) * c * s + r % s;
       const T* xp = x + off;
@@ -228,7 +201,7 @@ Tensor log_softmax_dim1(const Tensor& x3_in) {
   const Tensor x3 = x3_in.defined() ? x3_in.contiguous() : Tensor();
   const Shape& sh = x3.shape();
   Tensor out = detail::make_tensor(sh, x3.dtype());
-  dispatch_floating(x3.dtype(), [&]<class T>() {
+  kernel::dispatch_floating(x3.dtype(), "cross_entropy", [&]<class T>() {
     log_softmax_kernel<T>(x3.data_ptr<T>(), out.data_ptr<T>(), nullptr, sh[0], sh[1], sh[2]);
   });
   if (any_requires_grad({&x3})) {
@@ -280,7 +253,7 @@ Tensor ce_index_backward_graph(const Tensor& g, const Tensor& x3, const Tensor& 
   Tensor a = detail::make_tensor({p.n, 1, p.s}, x3.dtype());
   Tensor b = detail::make_tensor({p.n, p.c, p.s}, x3.dtype());
   Tensor valid = detail::make_tensor({p.n, p.s}, x3.dtype());
-  dispatch_floating(x3.dtype(), [&]<class T>() {
+  kernel::dispatch_floating(x3.dtype(), "cross_entropy", [&]<class T>() {
     const T* wp = w.defined() ? w.data_ptr<T>() : nullptr;
     const CeCoef<T> cf{wp, weight_sum(wp, p.c), p};
     const std::int64_t* y = target.data_ptr<std::int64_t>();
@@ -307,7 +280,7 @@ Tensor ce_index_op(const Tensor& x3_in, const Tensor& target_in, const Tensor& w
   const Tensor w = w_in.defined() ? w_in.contiguous() : Tensor();
   Tensor out = detail::make_tensor({p.n, p.s}, x3.dtype());
   Tensor lse = detail::make_tensor({p.n * p.s}, x3.dtype());
-  dispatch_floating(x3.dtype(), [&]<class T>() {
+  kernel::dispatch_floating(x3.dtype(), "cross_entropy", [&]<class T>() {
     const T* x = x3.data_ptr<T>();
     const T* wp = w.defined() ? w.data_ptr<T>() : nullptr;
     const std::int64_t* y = target.data_ptr<std::int64_t>();
@@ -315,7 +288,7 @@ Tensor ce_index_op(const Tensor& x3_in, const Tensor& target_in, const Tensor& w
     T* lp = lse.data_ptr<T>();
     log_softmax_kernel<T>(x, nullptr, lp, p.n, p.c, p.s);
     const CeCoef<T> cf{wp, 0.0, p};
-    parallel_rows(p.n * p.s, p.eps > 0.0 ? p.c : 1, [&](std::int64_t b, std::int64_t e) {
+    kernel::parallel_for(p.n * p.s, kernel::grain_for(p.eps > 0.0 ? p.c : 1), [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t r = b; r < e; ++r) {
         const std::int64_t yi = y[r];
         if (yi == p.ignore) {
@@ -340,7 +313,7 @@ Tensor ce_index_op(const Tensor& x3_in, const Tensor& target_in, const Tensor& w
       if (grad_mode_enabled()) return Grads{ce_index_backward_graph(g[0], x3s, tgt, ws, p)};
       // Direct loop: d l_r / d x_{r,c} = g_r (e^(x_c - lse_r) a_r - b_{r,c}).
       Tensor gx = detail::make_tensor(x3s.shape(), x3s.dtype());
-      dispatch_floating(x3s.dtype(), [&]<class T>() {
+      kernel::dispatch_floating(x3s.dtype(), "cross_entropy", [&]<class T>() {
         const T* x = x3s.data_ptr<T>();
         const T* wp = ws.defined() ? ws.data_ptr<T>() : nullptr;
         const CeCoef<T> cf{wp, weight_sum(wp, p.c), p};
@@ -349,7 +322,7 @@ Tensor ce_index_op(const Tensor& x3_in, const Tensor& target_in, const Tensor& w
         const Tensor g0 = g[0].contiguous();
         const T* gp = g0.data_ptr<T>();
         T* out = gx.data_ptr<T>();
-        parallel_rows(p.n * p.s, p.c, [&](std::int64_t b, std::int64_t e) {
+        kernel::parallel_for(p.n * p.s, kernel::grain_for(p.c), [&](std::int64_t b, std::int64_t e) {
           for (std::int64_t r = b; r < e; ++r) {
             const std::int64_t off = (r / p.s) * p.c * p.s + r % p.s;
             const std::int64_t yi = y[r];
@@ -381,10 +354,10 @@ Tensor bce_op(const Tensor& x_in, const Tensor& y_in) {
   Tensor out = detail::make_tensor(x.shape(), x.dtype());
   const std::int64_t n = x.numel();
   std::atomic<bool> bad{false};
-  dispatch_floating(x.dtype(), [&]<class T>() {
+  kernel::dispatch_floating(x.dtype(), "binary_cross_entropy", [&]<class T>() {
     const T *xp = x.data_ptr<T>(), *yp = y.data_ptr<T>();
     T* o = out.data_ptr<T>();
-    parallel_rows(n, 1, [&](std::int64_t b, std::int64_t e) {
+    kernel::parallel_for(n, [&](std::int64_t b, std::int64_t e) {
       bool chunk_bad = false;
       for (std::int64_t i = b; i < e; ++i) {
         const T xi = xp[i], yi = yp[i];
@@ -429,10 +402,10 @@ Tensor softplus_neg(const Tensor& x_in) {
   // The kernels below read packed data.
   const Tensor x = x_in.defined() ? x_in.contiguous() : Tensor();
   Tensor out = detail::make_tensor(x.shape(), x.dtype());
-  dispatch_floating(x.dtype(), [&]<class T>() {
+  kernel::dispatch_floating(x.dtype(), "binary_cross_entropy_with_logits", [&]<class T>() {
     const T* xp = x.data_ptr<T>();
     T* o = out.data_ptr<T>();
-    parallel_rows(x.numel(), 1, [&](std::int64_t b, std::int64_t e) {
+    kernel::parallel_for(x.numel(), [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t i = b; i < e; ++i) o[i] = softplus_neg_value(xp[i]);
     });
   });
@@ -450,11 +423,11 @@ Tensor bce_logits_op(const Tensor& x_in, const Tensor& y_in, const Tensor& pw_in
   const Tensor y = y_in.defined() ? y_in.contiguous() : Tensor();
   const Tensor pw = pw_in.defined() ? pw_in.contiguous() : Tensor();
   Tensor out = detail::make_tensor(x.shape(), x.dtype());
-  dispatch_floating(x.dtype(), [&]<class T>() {
+  kernel::dispatch_floating(x.dtype(), "binary_cross_entropy_with_logits", [&]<class T>() {
     const T *xp = x.data_ptr<T>(), *yp = y.data_ptr<T>();
     const T* pp = pw.defined() ? pw.data_ptr<T>() : nullptr;
     T* o = out.data_ptr<T>();
-    parallel_rows(x.numel(), 1, [&](std::int64_t b, std::int64_t e) {
+    kernel::parallel_for(x.numel(), [&](std::int64_t b, std::int64_t e) {
       // NOTE: never exp() the raw logit: only e^-|x| <= 1 is computed.
       if (pp) {
         for (std::int64_t i = b; i < e; ++i)
@@ -544,7 +517,7 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossOptions&
   const double denom = validate_targets(target, w, l.c, options.ignore_index_, op);
   // l = -w_y input[y] through gather (differentiable twice); ignored targets gather class 0
   // with weight 0.
-  const auto [idx, wy] = target_index_and_weight(target, w, input.dtype(), options.ignore_index_);
+  const auto [idx, wy] = target_index_and_weight(target, w, input.dtype(), options.ignore_index_, op);
   Tensor picked = reshape(gather(reshape(input, {l.n, l.c, l.s}), 1, reshape(idx, {l.n, 1, l.s})), {l.n, l.s});
   return reduce_weighted(neg(mul(picked, reshape(wy, {l.n, l.s}))), options.reduction_, denom, l.sample_shape);
 }
@@ -591,9 +564,9 @@ Tensor multi_margin_loss(const Tensor& input, const Tensor& target, const MultiM
   check_class_weight(w, input, l.c, op);
   validate_targets(target, w, l.c, std::nullopt, op);
   // l_n = sum_j mask_{n,j} relu(margin - x_y + x_j)^p, mask_{n,j} = [j != y] w_y / C (constant).
-  const auto [idx, wy] = target_index_and_weight(target, w, input.dtype(), std::nullopt);
+  const auto [idx, wy] = target_index_and_weight(target, w, input.dtype(), std::nullopt, op);
   Tensor mask = detail::make_tensor({l.n, l.c}, input.dtype());
-  dispatch_floating(input.dtype(), [&]<class T>() {
+  kernel::dispatch_floating(input.dtype(), "multi_margin_loss", [&]<class T>() {
     const Tensor tc = target.contiguous();
     const std::int64_t* y = tc.data_ptr<std::int64_t>();
     const T* wyp = wy.data_ptr<T>();

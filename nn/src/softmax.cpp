@@ -1,8 +1,5 @@
 // softmax, log_softmax and softmin: fused, numerically stable row kernels along any dim, with
 // fused backwards that are themselves differentiable (so they can be differentiated again).
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -10,9 +7,9 @@
 #include <type_traits>
 
 #include "xgrad/autograd/elementwise.hpp"
+#include "xgrad/autograd/kernel/kernel.hpp"
 #include "xgrad/autograd/node.hpp"
 #include "xgrad/autograd/reduction.hpp"
-#include "xgrad/autograd/vec_exp.hpp"
 #include "xgrad/nn/activation.hpp"
 
 namespace xgrad::nn {
@@ -21,8 +18,6 @@ namespace {
 
 using Grads = std::vector<Tensor>;
 
-// Below this many elements a kernel runs inline on the calling thread.
-constexpr std::int64_t kGrain = 32768;
 // Columns of the inner dimension handled together when dim is not the last one.
 constexpr std::int64_t kColumnBlock = 256;
 
@@ -53,19 +48,6 @@ RowLayout make_layout(const Shape& s, std::int64_t dim) {
   return l;
 }
 
-// Runs body(b, e) over [0, count): inline when the whole tensor is small, else over TBB with
-// `grain` units per task at least.
-template <class Body>
-void for_units(std::int64_t count, std::int64_t numel, std::int64_t grain, Body body) {
-  if (count <= 0) return;
-  if (numel <= kGrain || count == 1) {
-    body(std::int64_t{0}, count);
-    return;
-  }
-  tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, count, std::max<std::int64_t>(grain, 1)),
-                    [&](const tbb::blocked_range<std::int64_t>& r) { body(r.begin(), r.end()); });
-}
-
 // Which row computation a kernel runs. Forwards read x; backwards read g (the gradient of
 // the output) and y (the forward's output).
 enum class Kind { softmax, log_softmax, softmax_backward, log_softmax_backward };
@@ -73,16 +55,6 @@ enum class Kind { softmax, log_softmax, softmax_backward, log_softmax_backward }
 // Independent partial sums per row: they let the sums vectorise, and fix the order of the
 // additions, so results do not depend on the thread count.
 constexpr int kLanes = 16;
-
-// libm's exp is a scalar call; float32 uses the vectorisable exp_f32 (about 1 ulp), float64
-// keeps std::exp for gradcheck-grade accuracy.
-template <class T>
-[[gnu::always_inline]] inline T exp_t(T v) {
-  if constexpr (std::is_same_v<T, float>)
-    return vec::exp_f32(v);
-  else
-    return std::exp(v);
-}
 
 // std::max by value: the reference form turns into a conditional load that does not vectorise.
 template <class T>
@@ -136,7 +108,7 @@ template <class T, bool Log>
 [[gnu::always_inline]] inline void softmax_row(const T* __restrict x, T* __restrict y, std::int64_t n) {
   const T m = row_max(x, n);
   std::int64_t j;
-  for (j = 0; j < n; ++j) y[j] = exp_t(x[j] - m);
+  for (j = 0; j < n; ++j) y[j] = kernel::fast_exp(x[j] - m);
   const double s = row_sum(n, [&](std::int64_t i) { return static_cast<double>(y[i]); });
   if constexpr (Log) {
     const T ls = static_cast<T>(std::log(s));
@@ -153,7 +125,7 @@ template <class T, bool Log>
                                                         std::int64_t n) {
   if constexpr (Log) {
     const T s = static_cast<T>(row_sum(n, [&](std::int64_t i) { return static_cast<double>(g[i]); }));
-    for (std::int64_t j = 0; j < n; ++j) out[j] = g[j] - exp_t(y[j]) * s;
+    for (std::int64_t j = 0; j < n; ++j) out[j] = g[j] - kernel::fast_exp(y[j]) * s;
   } else {
     const T s = static_cast<T>(
         row_sum(n, [&](std::int64_t i) { return static_cast<double>(g[i]) * static_cast<double>(y[i]); }));
@@ -213,7 +185,7 @@ template <class T>
         const T* xr = ab + j * inner;
         T* yr = ob + j * inner;
         for (std::int64_t c = 0; c < w; ++c) {
-          yr[c] = exp_t(xr[c] - m[c]);
+          yr[c] = kernel::fast_exp(xr[c] - m[c]);
           s[c] += static_cast<double>(yr[c]);
         }
       }
@@ -248,23 +220,23 @@ template <class T>
       const T* yr = bb + j * inner;
       T* o = ob + j * inner;
       if (is_log)
-        for (std::int64_t c = 0; c < w; ++c) o[c] = gr[c] - exp_t(yr[c]) * m[c];
+        for (std::int64_t c = 0; c < w; ++c) o[c] = gr[c] - kernel::fast_exp(yr[c]) * m[c];
       else
         for (std::int64_t c = 0; c < w; ++c) o[c] = yr[c] * (gr[c] - m[c]);
     }
   }
 }
 
-// float32 entry points, compiled once per instruction set and picked at load time (ifunc).
-[[gnu::target_clones("avx512f", "avx2", "default")]] void rows_f32(Kind kind, const float* a, const float* b,
-                                                                   float* out, std::int64_t rb, std::int64_t re,
-                                                                   std::int64_t n) {
+// float32 entry points, compiled once per instruction set and picked at load time
+// (kernel/simd.hpp). Rows and column blocks are computed independently (fixed lanes within a
+// row), so the split across tasks never changes a result.
+XGRAD_SIMD_CLONES void rows_f32(Kind kind, const float* a, const float* b, float* out, std::int64_t rb, std::int64_t re,
+                                std::int64_t n) {
   run_rows<float>(kind, a, b, out, rb, re, n);
 }
 
-[[gnu::target_clones("avx512f", "avx2", "default")]] void blocks_f32(Kind kind, const float* a, const float* b,
-                                                                     float* out, const RowLayout& l, std::int64_t ub,
-                                                                     std::int64_t ue) {
+XGRAD_SIMD_CLONES void blocks_f32(Kind kind, const float* a, const float* b, float* out, const RowLayout& l,
+                                  std::int64_t ub, std::int64_t ue) {
   run_blocks<float>(kind, a, b, out, l, ub, ue);
 }
 
@@ -275,7 +247,7 @@ void row_kernel(Kind kind, const T* a, const T* b, T* out, const RowLayout& l) {
   const std::int64_t numel = l.outer * n * inner;
   if (numel == 0) return;
   if (inner == 1) {
-    for_units(l.outer, numel, kGrain / n + 1, [&](std::int64_t b0, std::int64_t e0) {
+    kernel::parallel_for(l.outer, kernel::grain_for(n), [&](std::int64_t b0, std::int64_t e0) {
       if constexpr (std::is_same_v<T, float>)
         rows_f32(kind, a, b, out, b0, e0, n);
       else
@@ -285,7 +257,7 @@ void row_kernel(Kind kind, const T* a, const T* b, T* out, const RowLayout& l) {
   }
   const std::int64_t blocks = (inner + kColumnBlock - 1) / kColumnBlock;
   const std::int64_t block_elems = n * std::min(inner, kColumnBlock);
-  for_units(l.outer * blocks, numel, kGrain / block_elems + 1, [&](std::int64_t b0, std::int64_t e0) {
+  kernel::parallel_for(l.outer * blocks, kernel::grain_for(block_elems), [&](std::int64_t b0, std::int64_t e0) {
     if constexpr (std::is_same_v<T, float>)
       blocks_f32(kind, a, b, out, l, b0, e0);
     else

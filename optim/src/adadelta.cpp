@@ -14,7 +14,7 @@ void Adadelta::update(const Tensor& param, T* p, const T* g, AdadeltaParamState&
   const T rho = static_cast<T>(o.rho()), w = static_cast<T>(1.0 - o.rho());
   const T neg_lr = static_cast<T>(-o.lr()), eps = static_cast<T>(o.eps());
   const detail::DecayedGrad<T> grad_of(o.weight_decay(), o.maximize());
-  detail::for_range(param.numel(), [&](std::int64_t b, std::int64_t e) {
+  kernel::parallel_for(param.numel(), [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t i = b; i < e; ++i) {
       const T gi = grad_of(g[i], p[i]);
       const T si = detail::square_avg(sq[i], gi, rho, w);

@@ -18,7 +18,7 @@ void Adagrad::update(const Tensor& param, T* p, const T* g, AdagradParamState& s
   const double clr = o.lr() / (1.0 + static_cast<double>(st.step - 1) * o.lr_decay());
   const T neg_clr = static_cast<T>(-clr), eps = static_cast<T>(o.eps());
   const detail::DecayedGrad<T> grad_of(o.weight_decay(), o.maximize());
-  detail::for_range(param.numel(), [&](std::int64_t b, std::int64_t e) {
+  kernel::parallel_for(param.numel(), [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t i = b; i < e; ++i) {
       const T gi = grad_of(g[i], p[i]);
       const T si = sum[i] + T(1) * gi * gi;

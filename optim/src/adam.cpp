@@ -16,9 +16,9 @@ struct AdamScalars {
 
 // The update without weight decay, amsgrad or maximize, and with beta1 > 0.5 (the defaults):
 // the body of adam_update below with its branches resolved, so it vectorises. Built for
-// AVX-512 and AVX2 too; the variant is chosen for the CPU when the library loads. The same
-// operations in the same order, but GCC may contract a multiply-add into an FMA in the
-// AVX2/AVX-512 variants, so results can differ from the baseline build in the last bit.
+// AVX-512 and AVX2 too (XGRAD_SIMD_CLONES); the variant is chosen for the CPU when the library
+// loads. The same operations in the same order, but GCC may contract a multiply-add into an FMA
+// in the AVX2/AVX-512 variants, so results can differ from the baseline build in the last bit.
 template <class T>
 struct PlainAdam {
   T neg_step_size, bc2_sqrt, w1, b2, w2, eps;
@@ -38,17 +38,13 @@ inline void plain_adam_body(T* __restrict p, const T* __restrict g, T* __restric
   }
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void plain_adam(float* p, const float* g, float* m,
-                                                                               float* v, std::int64_t b,
-                                                                               std::int64_t e,
-                                                                               const PlainAdam<float>& c) {
+XGRAD_SIMD_CLONES void plain_adam(float* p, const float* g, float* m, float* v, std::int64_t b, std::int64_t e,
+                                  const PlainAdam<float>& c) {
   plain_adam_body(p, g, m, v, b, e, c);
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void plain_adam(double* p, const double* g, double* m,
-                                                                               double* v, std::int64_t b,
-                                                                               std::int64_t e,
-                                                                               const PlainAdam<double>& c) {
+XGRAD_SIMD_CLONES void plain_adam(double* p, const double* g, double* m, double* v, std::int64_t b, std::int64_t e,
+                                  const PlainAdam<double>& c) {
   plain_adam_body(p, g, m, v, b, e, c);
 }
 
@@ -70,12 +66,12 @@ void adam_update(const Tensor& param, T* p, const T* g, AdamParamState& st, cons
   const bool amsgrad = s.amsgrad, maximize = s.maximize;
   if (s.weight_decay == 0.0 && !amsgrad && !maximize && w1 < T(0.5)) {
     const PlainAdam<T> c{neg_step_size, bc2_sqrt, w1, b2, w2, eps};
-    detail::for_range(n, [&](std::int64_t b, std::int64_t e) { plain_adam(p, g, m, v, b, e, c); });
+    kernel::parallel_for(n, [&](std::int64_t b, std::int64_t e) { plain_adam(p, g, m, v, b, e, c); });
     return;
   }
   const detail::AdamMoments<T> moments(st.exp_avg, st.exp_avg_sq, s.beta1, s.beta2, s.lr, s.weight_decay, s.decoupled,
                                        maximize);
-  detail::for_range(n, [&](std::int64_t b, std::int64_t e) {
+  kernel::parallel_for(n, [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t i = b; i < e; ++i) {
       T gi = g[i];
       const T pi = moments(i, gi, p[i]);

@@ -16,7 +16,7 @@ void Adamax::update(const Tensor& param, T* p, const T* g, AdamaxParamState& st,
   const T neg_clr = static_cast<T>(-clr), w1 = static_cast<T>(1.0 - o.betas().first);
   const T b2 = static_cast<T>(o.betas().second), eps = static_cast<T>(o.eps());
   const detail::DecayedGrad<T> grad_of(o.weight_decay(), o.maximize());
-  detail::for_range(param.numel(), [&](std::int64_t b, std::int64_t e) {
+  kernel::parallel_for(param.numel(), [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t i = b; i < e; ++i) {
       const T gi = grad_of(g[i], p[i]);
       const T mi = detail::lerp(m[i], gi, w1);

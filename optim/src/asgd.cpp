@@ -23,7 +23,7 @@ void ASGD::update(const Tensor& param, T* p, const T* g, ASGDParamState& st, con
   const T mu = static_cast<T>(st.mu);
   const bool average = st.mu != 1.0;
   const detail::DecayedGrad<T> grad_of(o.weight_decay(), o.maximize());
-  detail::for_range(param.numel(), [&](std::int64_t b, std::int64_t e) {
+  kernel::parallel_for(param.numel(), [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t i = b; i < e; ++i) {
       const T gi = grad_of(g[i], p[i]);
       const T pi = p[i] * decay + neg_eta * gi;

@@ -3,25 +3,22 @@
 #include <algorithm>
 #include <cmath>
 
-#include <tbb/parallel_reduce.h>
-
 #include "update.hpp"
 
 namespace xgrad::optim {
 
 namespace {
 
-// Deterministic: the split of [0, n) depends only on n (simple partitioner, fixed grain).
+// Deterministic: kernel::chunked_reduce's fixed chunks depend on n only, so the norm is the
+// same at every thread count.
 template <class T, class Acc, class Combine>
 double reduce_grad(const T* x, std::int64_t n, Acc acc, Combine combine) {
-  auto chunk = [&](std::int64_t b, std::int64_t e, double init) {
-    for (std::int64_t i = b; i < e; ++i) init = acc(init, static_cast<double>(x[i]));
-    return init;
+  auto chunk = [&](std::int64_t b, std::int64_t e) {
+    double r = 0.0;
+    for (std::int64_t i = b; i < e; ++i) r = acc(r, static_cast<double>(x[i]));
+    return r;
   };
-  if (n < detail::kGrain) return chunk(0, n, 0.0);
-  return tbb::parallel_deterministic_reduce(
-      tbb::blocked_range<std::int64_t>(0, n, detail::kGrain), 0.0,
-      [&](const tbb::blocked_range<std::int64_t>& r, double init) { return chunk(r.begin(), r.end(), init); }, combine);
+  return kernel::chunked_reduce(n, 0.0, chunk, combine);
 }
 
 std::vector<Tensor> grads_of(const std::vector<Tensor>& params, std::string_view op) {
@@ -48,8 +45,7 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
   if (grads.empty()) return 0.0;
   double total = 0.0;
   for (const auto& g : grads) {
-    detail::dispatch_floating(g.dtype(), "clip_grad_norm_", [&](auto tag) {
-      using T = decltype(tag);
+    kernel::dispatch_floating(g.dtype(), "clip_grad_norm_", [&]<class T>() {
       if (is_inf) {
         const double m = reduce_grad(
             g.data_ptr<T>(), g.numel(), [](double a, double x) { return std::max(a, std::abs(x)); },
@@ -74,11 +70,10 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
   const double clip_coef = max_norm / (total + 1e-6);
   if (clip_coef < 1.0) {
     for (const auto& g : grads) {
-      detail::dispatch_floating(g.dtype(), "clip_grad_norm_", [&](auto tag) {
-        using T = decltype(tag);
+      kernel::dispatch_floating(g.dtype(), "clip_grad_norm_", [&]<class T>() {
         T* x = g.data_ptr<T>();
         const T c = static_cast<T>(clip_coef);
-        detail::for_range(g.numel(), [&](std::int64_t b, std::int64_t e) {
+        kernel::parallel_for(g.numel(), [&](std::int64_t b, std::int64_t e) {
           for (std::int64_t i = b; i < e; ++i) x[i] = x[i] * c;
         });
       });
@@ -93,11 +88,10 @@ void clip_grad_value_(const std::vector<Tensor>& params, double clip_value) {
     throw Error(fmt::format("clip_grad_value_: invalid clip_value {} (must be >= 0)", clip_value));
   }
   for (const auto& g : grads_of(params, "clip_grad_value_")) {
-    detail::dispatch_floating(g.dtype(), "clip_grad_value_", [&](auto tag) {
-      using T = decltype(tag);
+    kernel::dispatch_floating(g.dtype(), "clip_grad_value_", [&]<class T>() {
       T* x = g.data_ptr<T>();
       const T hi = static_cast<T>(clip_value), lo = -hi;
-      detail::for_range(g.numel(), [&](std::int64_t b, std::int64_t e) {
+      kernel::parallel_for(g.numel(), [&](std::int64_t b, std::int64_t e) {
         for (std::int64_t i = b; i < e; ++i) x[i] = std::min(std::max(x[i], lo), hi);
       });
     });

@@ -23,10 +23,8 @@ Tensor ElementwiseOptimizer<Derived, Options, State>::step(const LossClosure& cl
       State& st = lazy_state<State>(p, [] { return State(); });
       Derived::init_state(p, st, o);
       if constexpr (requires { st.step += 1; }) st.step += 1;
-      detail::dispatch_floating(p.dtype(), op, [&](auto tag) {
-        using T = decltype(tag);
-        Derived::template update<T>(p, p.data_ptr<T>(), g.data_ptr<T>(), st, o);
-      });
+      kernel::dispatch_floating(
+          p.dtype(), op, [&]<class T>() { Derived::template update<T>(p, p.data_ptr<T>(), g.data_ptr<T>(), st, o); });
       detail::bump_version(p);
     }
   }

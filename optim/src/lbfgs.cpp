@@ -493,8 +493,7 @@ Tensor LBFGS::step(const LossClosure& closure) {
   for (const auto& p : group.params()) numel += p.numel();
   check_flat_state(state, numel);
   Tensor loss;
-  detail::dispatch_floating(group.params()[0].dtype(), "LBFGS", [&](auto tag) {
-    using T = decltype(tag);
+  kernel::dispatch_floating(group.params()[0].dtype(), "LBFGS", [&]<class T>() {
     LBFGSRun<T> run(group.params(), closure);
     loss = run.run(o, state);
   });

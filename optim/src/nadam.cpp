@@ -21,7 +21,7 @@ void NAdam::update(const Tensor& param, T* p, const T* g, NAdamParamState& st, c
   const T c_grad = static_cast<T>(-lr * (1.0 - mu) / (1.0 - st.mu_product));
   const T c_avg = static_cast<T>((-lr * mu_next) / (1.0 - mu_product_next));
   const T bc2 = static_cast<T>(bias_correction2), eps = static_cast<T>(o.eps());
-  detail::for_range(param.numel(), [&](std::int64_t b, std::int64_t e) {
+  kernel::parallel_for(param.numel(), [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t i = b; i < e; ++i) {
       T gi = g[i];
       const T pi = moments(i, gi, p[i]);

@@ -22,7 +22,7 @@ void RAdam::update(const Tensor& param, T* p, const T* g, RAdamParamState& st, c
   const T bc1 = static_cast<T>(bias_correction1), lr = static_cast<T>(o.lr());
   const T bc2_sqrt = static_cast<T>(std::sqrt(bias_correction2)), r = static_cast<T>(rect);
   const T eps = static_cast<T>(o.eps());
-  detail::for_range(param.numel(), [&](std::int64_t b, std::int64_t e) {
+  kernel::parallel_for(param.numel(), [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t i = b; i < e; ++i) {
       T gi = g[i];
       const T pi = moments(i, gi, p[i]);

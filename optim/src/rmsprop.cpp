@@ -23,7 +23,7 @@ void RMSprop::update(const Tensor& param, T* p, const T* g, RMSpropParamState& s
   const T neg_lr = static_cast<T>(-o.lr()), eps = static_cast<T>(o.eps());
   const T mu = static_cast<T>(o.momentum());
   const detail::DecayedGrad<T> grad_of(o.weight_decay(), o.maximize());
-  detail::for_range(param.numel(), [&](std::int64_t b, std::int64_t e) {
+  kernel::parallel_for(param.numel(), [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t i = b; i < e; ++i) {
       const T gi = grad_of(g[i], p[i]);
       const T si = detail::square_avg(sq[i], gi, alpha, w);

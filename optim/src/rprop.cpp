@@ -28,7 +28,7 @@ void Rprop::update(const Tensor& param, T* p, const T* g, RpropParamState& st, c
   const T eta_minus = static_cast<T>(o.etas().first), eta_plus = static_cast<T>(o.etas().second);
   const T lo = static_cast<T>(o.step_sizes().first), hi = static_cast<T>(o.step_sizes().second);
   const bool maximize = o.maximize();
-  detail::for_range(param.numel(), [&](std::int64_t b, std::int64_t e) {
+  kernel::parallel_for(param.numel(), [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t i = b; i < e; ++i) {
       T gi = maximize ? -g[i] : g[i];
       const T prod = gi * prev[i];

@@ -22,7 +22,7 @@ void SGD::update(const Tensor& param, T* p, const T* g, SGDParamState& st, const
   const T lr = static_cast<T>(o.lr()), wd = static_cast<T>(o.weight_decay()), mu = static_cast<T>(o.momentum());
   const T one_minus_damp = static_cast<T>(1.0 - o.dampening());
   const bool maximize = o.maximize();
-  detail::for_range(param.numel(), [&](std::int64_t b, std::int64_t e) {
+  kernel::parallel_for(param.numel(), [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t i = b; i < e; ++i) {
       T d = maximize ? -g[i] : g[i];
       if (has_wd) d = d + wd * p[i];

@@ -1,46 +1,16 @@
-// Private helpers for the optimizers' fused element-wise update loops.
+// Private helpers for the optimizers' fused element-wise update loops. The loops themselves
+// run on the kernel layer: kernel::parallel_for (inline at or below kernel::kGrain; every
+// element is independent, so the split never changes a result) and kernel::dispatch_floating.
 #pragma once
 
 #include <cstdint>
 #include <string_view>
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
 #include "xgrad/autograd/factories.hpp"
+#include "xgrad/autograd/kernel/kernel.hpp"
 #include "xgrad/autograd/tensor.hpp"
 
 namespace xgrad::optim::detail {
-
-/// Below this many elements an update runs inline on the calling thread.
-inline constexpr std::int64_t kGrain = 32768;
-
-/// Calls f(begin, end) over [0, n): inline below kGrain, split across TBB tasks above.
-/// Every element's arithmetic is independent, so the result does not depend on the split.
-template <class F>
-void for_range(std::int64_t n, F&& f) {
-  if (n < kGrain) {
-    if (n > 0) f(std::int64_t{0}, n);
-    return;
-  }
-  tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, n, kGrain),
-                    [&](const tbb::blocked_range<std::int64_t>& r) { f(r.begin(), r.end()); });
-}
-
-/// Calls f(T{}) with T = float or double for the parameter's dtype.
-template <class F>
-void dispatch_floating(Dtype d, std::string_view op, F&& f) {
-  switch (d) {
-    case Dtype::float32:
-      f(float{});
-      return;
-    case Dtype::float64:
-      f(double{});
-      return;
-    default:
-      throw Error(fmt::format("{}: expected a float32 or float64 parameter, got {}", op, d));
-  }
-}
 
 /// The parameter's gradient checked against it (same shape and dtype).
 inline void check_grad(const Tensor& p, const Tensor& g, std::string_view op) {

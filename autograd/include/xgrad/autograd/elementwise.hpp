@@ -39,7 +39,7 @@ Tensor neg(const Tensor& a);
 Tensor pow(const Tensor& a, double e);
 /// a^b element-wise. d/da = b a^(b-1), d/db = a^b ln a (taken as 0 where a == 0).
 Tensor pow(const Tensor& a, const Tensor& b);
-/// e^a. d/da = e^a. float32 uses a vectorised exp (vec_exp.hpp) within about 1 ulp of
+/// e^a. d/da = e^a. float32 uses a vectorised exp (kernel/math.hpp) within about 1 ulp of
 /// libm's; float64 uses std::exp.
 Tensor exp(const Tensor& a);
 /// ln a. d/da = 1/a.
