@@ -83,6 +83,7 @@ Tensor arange(double start, double end, double step, TensorOptions o) {
   });
   return finish(t, o);
 }
+Tensor arange(double start, double end, TensorOptions o) { return arange(start, end, 1.0, o); }
 Tensor arange(double end, TensorOptions o) { return arange(0.0, end, 1.0, o); }
 
 Tensor linspace(double start, double end, std::int64_t steps, TensorOptions o) {

@@ -1,4 +1,4 @@
-// max, min, argmax, argmin, var, std, logsumexp, norm (sum and mean live in
+// max, min (by dims and by one dim), amax, amin, argmax, argmin, var, std, logsumexp, norm (sum and mean live in
 // reduction_sum.cpp together with the shared ReduceIndexer helpers).
 #include <cmath>
 #include <limits>
@@ -126,16 +126,16 @@ Tensor tie_weights(const Tensor& values, const Tensor& sel, const Dims& dims) {
   return div(m, sum(m, dims, true));
 }
 
+/// max/min (op "max"/"min") and amax/amin (op "amax"/"amin"): the same even-split rule.
 template <bool IsMax>
-Tensor extreme(const Tensor& a, const Dims& dims, bool keepdim) {
-  constexpr std::string_view op = IsMax ? "max" : "min";
+Tensor extreme(const Tensor& a, const Dims& dims, bool keepdim, std::string_view op, const char* node) {
   detail::check_defined(a, op);
   const auto mask = detail::reduce_mask(a.shape(), dims, op);
   check_nonempty_reduction(a, mask, op);
   Tensor out = extreme_kernel<IsMax>(a, mask, detail::reduced_shape(a.shape(), mask, keepdim));
   if (any_requires_grad({&a})) {
     // d max / da_i = [a_i == max] / #{j : a_j == max}: ties share the gradient evenly.
-    record(IsMax ? "MaxBackward" : "MinBackward", {a}, {out}, {a, out},
+    record(node, {a}, {out}, {a, out},
            [dims, kept = detail::reduced_shape(a.shape(), mask, true)](const Grads& g, const Grads& s) {
              const Tensor w = tie_weights(s[0], reshape(s[1], kept), dims);
              return Grads{mul(reshape(g[0], kept), w)};
@@ -152,16 +152,21 @@ struct ArgAcc {
   std::int64_t i;
 };
 
+/// Index (int64) of the first extreme along dim (all dims when absent); when `values` is not
+/// null it also receives the extreme itself (same shape, a's dtype), from the same pass.
 template <bool IsMax>
-Tensor arg_extreme(const Tensor& a, std::optional<std::int64_t> dim, bool keepdim) {
-  constexpr std::string_view op = IsMax ? "argmax" : "argmin";
+Tensor arg_extreme(const Tensor& a, std::optional<std::int64_t> dim, bool keepdim, std::string_view op,
+                   Tensor* values = nullptr) {
   detail::check_defined(a, op);
   const auto mask = dim ? detail::reduce_mask(a.shape(), {*dim}, op) : std::vector<bool>(a.shape().size(), true);
   check_nonempty_reduction(a, mask, op);
-  Tensor out = detail::make_tensor(detail::reduced_shape(a.shape(), mask, keepdim), Dtype::int64);
+  const Shape out_shape = detail::reduced_shape(a.shape(), mask, keepdim);
+  Tensor out = detail::make_tensor(out_shape, Dtype::int64, op);
+  if (values) *values = detail::make_tensor(out_shape, a.dtype(), op);
   const auto r = detail::make_reduce_indexer(a.shape(), mask);
   const Tensor ap = detail::packed(a);
   detail::dispatch(a.dtype(), [&]<class T>() {
+    T* vo = values ? values->data_ptr<T>() : nullptr;
     using A = ArgAcc<T>;
     const T init =
         IsMax ? (std::is_floating_point_v<T> ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest())
@@ -180,9 +185,32 @@ Tensor arg_extreme(const Tensor& a, std::optional<std::int64_t> dim, bool keepdi
           if (rr.i < 0) return l;
           return better<IsMax>(rr.v, l.v) ? rr : l;
         },
-        [o](std::int64_t i, A m) { o[i] = m.i; });
+        [o, vo](std::int64_t i, A m) {
+          o[i] = m.i;
+          if (vo) vo[i] = m.v;
+        });
   });
   return out;
+}
+
+/// max(a, dim) / min(a, dim): (values, indices) with the gradient routed to the index.
+template <bool IsMax>
+std::tuple<Tensor, Tensor> extreme_dim(const Tensor& a, std::int64_t dim, bool keepdim) {
+  constexpr std::string_view op = IsMax ? "max" : "min";
+  Tensor values;
+  Tensor indices = arg_extreme<IsMax>(a, dim, keepdim, op, &values);
+  if (any_requires_grad({&a})) {
+    // d values[o] / d a[.., k, ..] = [k == indices[o]]: scatter the gradient into zeros at
+    // the indices (kept shape). scatter_add is differentiable in its src, so create_graph works.
+    const std::int64_t d = a.dim() == 0 ? 0 : detail::wrap_dim(dim, a.dim(), op, a.shape());
+    const auto mask = detail::reduce_mask(a.shape(), {dim}, op);
+    record(
+        IsMax ? "MaxDimBackward" : "MinDimBackward", {a}, {values}, {indices},
+        [d, in_shape = a.shape(), kept = detail::reduced_shape(a.shape(), mask, true)](const Grads& g, const Grads& s) {
+          return Grads{scatter_add(zeros(in_shape, dtype(g[0].dtype())), d, reshape(s[0], kept), reshape(g[0], kept))};
+        });
+  }
+  return {values, indices};
 }
 
 // ---- var / std ------------------------------------------------------------------------------
@@ -289,14 +317,24 @@ Tensor norm_kernel(const Tensor& a, const std::vector<bool>& mask, const Shape& 
 
 }  // namespace
 
-Tensor max(const Tensor& a, const Dims& dims, bool keepdim) { return extreme<true>(a, dims, keepdim); }
-Tensor min(const Tensor& a, const Dims& dims, bool keepdim) { return extreme<false>(a, dims, keepdim); }
+Tensor max(const Tensor& a, const Dims& dims, bool keepdim) {
+  return extreme<true>(a, dims, keepdim, "max", "MaxBackward");
+}
+Tensor min(const Tensor& a, const Dims& dims, bool keepdim) {
+  return extreme<false>(a, dims, keepdim, "min", "MinBackward");
+}
+Tensor amax(const Tensor& a, const Dims& dims, bool keepdim) {
+  return extreme<true>(a, dims, keepdim, "amax", "AmaxBackward");
+}
+Tensor amin(const Tensor& a, const Dims& dims, bool keepdim) {
+  return extreme<false>(a, dims, keepdim, "amin", "AminBackward");
+}
 
 Tensor argmax(const Tensor& a, std::optional<std::int64_t> dim, bool keepdim) {
-  return arg_extreme<true>(a, dim, keepdim);
+  return arg_extreme<true>(a, dim, keepdim, "argmax");
 }
 Tensor argmin(const Tensor& a, std::optional<std::int64_t> dim, bool keepdim) {
-  return arg_extreme<false>(a, dim, keepdim);
+  return arg_extreme<false>(a, dim, keepdim, "argmin");
 }
 
 Tensor var(const Tensor& a, const Dims& dims, std::int64_t correction, bool keepdim) {
@@ -402,6 +440,31 @@ Tensor Tensor::argmax(std::optional<std::int64_t> dim, bool keepdim) const {
 }
 Tensor Tensor::argmin(std::optional<std::int64_t> dim, bool keepdim) const {
   return xgrad::argmin(*this, dim, keepdim);
+}
+
+std::tuple<Tensor, Tensor> Tensor::max(std::int64_t dim, bool keepdim) const {
+  return extreme_dim<true>(*this, dim, keepdim);
+}
+std::tuple<Tensor, Tensor> Tensor::min(std::int64_t dim, bool keepdim) const {
+  return extreme_dim<false>(*this, dim, keepdim);
+}
+Tensor Tensor::amax(const std::vector<std::int64_t>& dims, bool keepdim) const {
+  return xgrad::amax(*this, dims, keepdim);
+}
+Tensor Tensor::amin(const std::vector<std::int64_t>& dims, bool keepdim) const {
+  return xgrad::amin(*this, dims, keepdim);
+}
+Tensor Tensor::var(const std::vector<std::int64_t>& dims, std::int64_t correction, bool keepdim) const {
+  return xgrad::var(*this, dims, correction, keepdim);
+}
+Tensor Tensor::std(const std::vector<std::int64_t>& dims, std::int64_t correction, bool keepdim) const {
+  return xgrad::std(*this, dims, correction, keepdim);
+}
+Tensor Tensor::norm(double p, const std::vector<std::int64_t>& dims, bool keepdim) const {
+  return xgrad::norm(*this, p, dims, keepdim);
+}
+Tensor Tensor::logsumexp(const std::vector<std::int64_t>& dims, bool keepdim) const {
+  return xgrad::logsumexp(*this, dims, keepdim);
 }
 
 }  // namespace xgrad

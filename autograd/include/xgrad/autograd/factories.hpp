@@ -27,10 +27,15 @@ Tensor empty(const Shape& shape, TensorOptions opts = {});
 Tensor zeros(const Shape& shape, TensorOptions opts = {});
 Tensor ones(const Shape& shape, TensorOptions opts = {});
 Tensor full(const Shape& shape, double value, TensorOptions opts = {});
-/// [start, start+step, ...) up to but excluding end. Throws when step is 0 or has the
-/// wrong sign, and when the count ceil((end - start) / step) is not finite or reaches 2^63.
-/// arange(end) starts at 0.
-Tensor arange(double start, double end, double step = 1.0, TensorOptions opts = {});
+/// [start, start+step, ...) up to but excluding end: ceil((end - start) / step) values
+/// start + i step. Throws when step is 0 or has the wrong sign, and when that count is not
+/// finite or reaches 2^63. arange(start, end) has step 1 and arange(end) starts at 0, as in
+/// PyTorch: arange(2, 7) is [2, 3, 4, 5, 6], arange(2, 7, dtype(int64)) the same in int64.
+/// The step has no default (a separate overload instead) so that options can follow two
+/// bounds. Unlike PyTorch, integer arguments do not make the result int64: the dtype is
+/// opts' (float32 by default), like every factory here.
+Tensor arange(double start, double end, double step, TensorOptions opts = {});
+Tensor arange(double start, double end, TensorOptions opts = {});
 Tensor arange(double end, TensorOptions opts = {});
 /// `steps` evenly spaced values from start to end inclusive. Throws when steps < 0.
 Tensor linspace(double start, double end, std::int64_t steps, TensorOptions opts = {});

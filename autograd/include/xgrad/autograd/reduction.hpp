@@ -1,11 +1,14 @@
 // Reductions. `dims` lists the dimensions to reduce (negative counts from the end; an empty
 // list means all dimensions). keepdim keeps reduced dimensions with size 1. Dimensions out of
-// range or repeated throw xgrad::Error naming the op, the dim and the shape.
+// range or repeated throw xgrad::Error naming the op, the dim and the shape. Where PyTorch
+// takes one dim, an integer argument is that dim (DimIndex overloads: max(a, 1) gives
+// (values, indices), amax(a, 1), xgrad::std(a, 1), ...); braced lists always mean Dims.
 // Results are deterministic: the same inputs and thread count give bit-identical values
 // (full reductions use fixed-size chunks, so they are identical at every thread count).
 #pragma once
 
 #include <optional>
+#include <tuple>
 #include <vector>
 
 #include "xgrad/autograd/tensor.hpp"
@@ -21,10 +24,43 @@ Tensor mean(const Tensor& a, const Dims& dims = {}, bool keepdim = false);
 /// Maximum. The gradient goes to the selected element; among equal maxima it is split
 /// evenly (PyTorch's rule for max() over all elements). NaN propagates (any NaN gives NaN).
 /// Works for int64 too. Throws when a reduced dim has size 0 (or the tensor is empty and all
-/// dims are reduced): the maximum of nothing is undefined.
+/// dims are reduced): the maximum of nothing is undefined. Same as amax(a, dims, keepdim).
 Tensor max(const Tensor& a, const Dims& dims = {}, bool keepdim = false);
 /// Minimum; gradient like max.
 Tensor min(const Tensor& a, const Dims& dims = {}, bool keepdim = false);
+
+/// PyTorch's max(a, dim, keepdim): the pair (values, indices) of the maximum along dim.
+/// values[..] = max_k a[.., k, ..] and indices (int64, never requiring grad) the k of the
+/// first occurrence among ties (like PyTorch on the CPU); NaN counts as the maximum (value
+/// NaN, index of the first NaN). Shapes: a's shape without dim, or with size 1 there when
+/// keepdim. A 0-d a accepts dim 0 or -1 and gives (a, 0).
+/// Gradient: d values[o] / d a[.., k, ..] = 1 for k = indices[o], 0 elsewhere (the
+/// gradient goes to the returned index only, PyTorch's rule for max(dim); the Dims form
+/// above and amax split it evenly among ties instead).
+/// Throws xgrad::Error "max: dim D out of range for tensor of shape S" and, when dim has
+/// size 0, "max: cannot reduce over an empty dimension (tensor of shape S)".
+template <DimIndex I>
+std::tuple<Tensor, Tensor> max(const Tensor& a, I dim, bool keepdim = false) {
+  return a.max(static_cast<std::int64_t>(dim), keepdim);
+}
+/// min(a, dim, keepdim): like max(a, dim, keepdim) with the minimum.
+template <DimIndex I>
+std::tuple<Tensor, Tensor> min(const Tensor& a, I dim, bool keepdim = false) {
+  return a.min(static_cast<std::int64_t>(dim), keepdim);
+}
+/// PyTorch's amax / amin: maximum / minimum over dims (all when empty), the gradient split
+/// evenly among ties: d amax / d a_i = [a_i == amax] / #{j : a_j == amax}. NaN propagates.
+/// Works for int64 too. Throws like max(a, dims) (messages name "amax" / "amin").
+Tensor amax(const Tensor& a, const Dims& dims = {}, bool keepdim = false);
+Tensor amin(const Tensor& a, const Dims& dims = {}, bool keepdim = false);
+template <DimIndex I>
+Tensor amax(const Tensor& a, I dim, bool keepdim = false) {
+  return amax(a, Dims{static_cast<std::int64_t>(dim)}, keepdim);
+}
+template <DimIndex I>
+Tensor amin(const Tensor& a, I dim, bool keepdim = false) {
+  return amin(a, Dims{static_cast<std::int64_t>(dim)}, keepdim);
+}
 /// Index (int64) of the first maximum along dim, or in the flattened tensor when dim is
 /// absent (then keepdim gives a's rank with all sizes 1). NaN counts as the maximum (and as
 /// the minimum for argmin), like PyTorch. Not differentiable; throws like max when empty.
@@ -47,5 +83,24 @@ Tensor logsumexp(const Tensor& a, const Dims& dims = {}, bool keepdim = false);
 /// d/da for p = 2 is a / norm (0 where the norm is 0); p = 1: sign(a); p = inf: sign(a) at
 /// the elements of largest |a|, split evenly among ties. p = inf throws on an empty reduction.
 Tensor norm(const Tensor& a, double p = 2.0, const Dims& dims = {}, bool keepdim = false);
+
+/// One-dim forms of var, std, logsumexp and norm (see DimIndex): xgrad::std(a, 1) is the std
+/// over dim 1, never "unbiased = true" as libtorch's std(a, bool) would read it.
+template <DimIndex I>
+Tensor var(const Tensor& a, I dim, std::int64_t correction = 1, bool keepdim = false) {
+  return var(a, Dims{static_cast<std::int64_t>(dim)}, correction, keepdim);
+}
+template <DimIndex I>
+Tensor std(const Tensor& a, I dim, std::int64_t correction = 1, bool keepdim = false) {
+  return xgrad::std(a, Dims{static_cast<std::int64_t>(dim)}, correction, keepdim);
+}
+template <DimIndex I>
+Tensor logsumexp(const Tensor& a, I dim, bool keepdim = false) {
+  return logsumexp(a, Dims{static_cast<std::int64_t>(dim)}, keepdim);
+}
+template <DimIndex I>
+Tensor norm(const Tensor& a, double p, I dim, bool keepdim = false) {
+  return norm(a, p, Dims{static_cast<std::int64_t>(dim)}, keepdim);
+}
 
 }  // namespace xgrad

@@ -3,6 +3,7 @@
 // torch::Tensor.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -10,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "xgrad/autograd/dtype.hpp"
@@ -38,6 +40,15 @@ struct Storage {
   static constexpr std::size_t kInlineBytes = 64;
   alignas(16) std::byte inline_[kInlineBytes];
 };
+
+/// A single dimension index: any integer type but bool. Overloads taking one dim are
+/// templates on it (Tensor::std(I dim), xgrad::max(a, I dim) ...) because a braced list is
+/// never deduced: x.std({}), max(a, {1}) and max(a, {0, 1}) keep calling the overloads that
+/// take a list of dims. A plain std::int64_t parameter would win for {} and {1}
+/// (list-initialising a scalar is an exact match, a vector needs a user-defined conversion)
+/// and x.std({}) would silently mean dim 0. A bool is never taken for a dim.
+template <class I>
+concept DimIndex = std::integral<I> && !std::same_as<I, bool>;
 
 /// A gradient hook: sees the gradient flowing into a tensor and may return a replacement
 /// (return an undefined Tensor to keep the gradient unchanged).
@@ -200,6 +211,60 @@ class Tensor {
   Tensor min() const;
   Tensor argmax(std::optional<std::int64_t> dim = std::nullopt, bool keepdim = false) const;
   Tensor argmin(std::optional<std::int64_t> dim = std::nullopt, bool keepdim = false) const;
+  // ---- reductions by dim (API fidelity) ----
+  // Member forms of the reductions in reduction.hpp (formulas, gradients and errors there).
+  // A braced list or a vector lists the dims (empty: all); negative dims count from the end.
+  // An integer `dim` means the single dim {dim}. Those overloads are templates on DimIndex
+  // (any integer type but bool) so that a braced list never deduces to them: x.std({}) is
+  // the std over all dims (a plain int64 overload would win for {} and make it dim 0), and
+  // a bool never becomes a dim (libtorch's x.std(false), "unbiased = false", does not
+  // compile here; write x.std({}, 0)).
+  /// PyTorch's max(dim, keepdim): (values, indices) of the maximum along dim; indices are
+  /// int64 and never require grad. The first occurrence wins among ties (NaN counts as the
+  /// maximum). The gradient goes to the returned index only (max() and amax() split it
+  /// evenly among ties). Throws like xgrad::max(a, dim). x.max({...}) does not compile:
+  /// use amax for a list of dims.
+  std::tuple<Tensor, Tensor> max(std::int64_t dim, bool keepdim = false) const;
+  std::tuple<Tensor, Tensor> max(std::initializer_list<std::int64_t> dims, bool keepdim = false) const = delete;
+  /// min(dim, keepdim), like max(dim, keepdim).
+  std::tuple<Tensor, Tensor> min(std::int64_t dim, bool keepdim = false) const;
+  std::tuple<Tensor, Tensor> min(std::initializer_list<std::int64_t> dims, bool keepdim = false) const = delete;
+  /// amax / amin: maximum / minimum over dims, gradient split evenly among ties.
+  Tensor amax(const std::vector<std::int64_t>& dims = {}, bool keepdim = false) const;
+  Tensor amin(const std::vector<std::int64_t>& dims = {}, bool keepdim = false) const;
+  template <DimIndex I>
+  Tensor amax(I dim, bool keepdim = false) const {
+    return amax(std::vector<std::int64_t>{static_cast<std::int64_t>(dim)}, keepdim);
+  }
+  template <DimIndex I>
+  Tensor amin(I dim, bool keepdim = false) const {
+    return amin(std::vector<std::int64_t>{static_cast<std::int64_t>(dim)}, keepdim);
+  }
+  /// var / std with a correction (1 = unbiased, the default): x.std(1) is the std over
+  /// dim 1, x.var({0}, 0, true) the biased variance over dim 0 with keepdim.
+  Tensor var(const std::vector<std::int64_t>& dims = {}, std::int64_t correction = 1, bool keepdim = false) const;
+  Tensor std(const std::vector<std::int64_t>& dims = {}, std::int64_t correction = 1, bool keepdim = false) const;
+  template <DimIndex I>
+  Tensor var(I dim, std::int64_t correction = 1, bool keepdim = false) const {
+    return var(std::vector<std::int64_t>{static_cast<std::int64_t>(dim)}, correction, keepdim);
+  }
+  template <DimIndex I>
+  Tensor std(I dim, std::int64_t correction = 1, bool keepdim = false) const {
+    return std(std::vector<std::int64_t>{static_cast<std::int64_t>(dim)}, correction, keepdim);
+  }
+  /// Vector p-norm (p = 1, 2 or inf): x.norm() is the 2-norm of all elements, x.norm(1, 0)
+  /// the 1-norm over dim 0.
+  Tensor norm(double p = 2.0, const std::vector<std::int64_t>& dims = {}, bool keepdim = false) const;
+  template <DimIndex I>
+  Tensor norm(double p, I dim, bool keepdim = false) const {
+    return norm(p, std::vector<std::int64_t>{static_cast<std::int64_t>(dim)}, keepdim);
+  }
+  /// log(sum(exp(x))) over dims (all by default); x.logsumexp(1) is over dim 1.
+  Tensor logsumexp(const std::vector<std::int64_t>& dims = {}, bool keepdim = false) const;
+  template <DimIndex I>
+  Tensor logsumexp(I dim, bool keepdim = false) const {
+    return logsumexp(std::vector<std::int64_t>{static_cast<std::int64_t>(dim)}, keepdim);
+  }
 
   Tensor reshape(const Shape& s) const;
   Tensor view(const Shape& s) const;
