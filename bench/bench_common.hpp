@@ -47,6 +47,8 @@ inline constexpr WorkloadSpec kWorkloads[] = {
     {"adam_step_10m", Unit::ms, 8, 1, 2},
     {"softmax_ce_b128", Unit::ms, 30, 10, 20},
     {"fashion_mlp_epoch", Unit::ms, 1, 1, 0},  // warm-up: the worker's first few batches
+    {"attention_b32", Unit::ms, 20, 1, 5},
+    {"unbind_rnn_t64", Unit::ms, 15, 1, 3},
 };
 
 /// The peak-memory loop: mlp_step repeated --steps times (not a timed workload).
@@ -59,6 +61,11 @@ inline constexpr std::int64_t kMatmulN = 1024;
 inline constexpr std::int64_t kMlpIn = 784, kMlpH1 = 512, kMlpH2 = 256, kMlpOut = 10, kMlpBatch = 128;
 inline constexpr std::int64_t kAdamN = 10 * 1000 * 1000;
 inline constexpr std::int64_t kCeBatch = 128, kCeClasses = 1000;
+// attention_b32: q, k, v [batch, seq, heads * head_dim], heads split by view + permute.
+inline constexpr std::int64_t kAttnBatch = 32, kAttnHeads = 4, kAttnSeq = 64, kAttnHeadDim = 32;
+inline constexpr std::int64_t kAttnModel = kAttnHeads * kAttnHeadDim;  // 128
+// unbind_rnn_t64: x [steps, batch, hidden] unbound along dim 0, h = tanh(x_t + h W), W [hidden, hidden].
+inline constexpr std::int64_t kRnnSteps = 64, kRnnBatch = 32, kRnnHidden = 256;
 inline constexpr double kLr = 1e-3;  // Adam, default betas (0.9, 0.999) and eps 1e-8, both sides
 inline constexpr double kFashionMean = 0.2860, kFashionStd = 0.3530;  // x = (pixel / 255 - mean) / std
 inline constexpr int kFashionWarmupBatches = 5;

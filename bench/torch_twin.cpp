@@ -172,6 +172,39 @@ void fashion_mlp_epoch(const bench::WorkerArgs& a) {
   if (!std::isfinite(loss_sum)) throw std::runtime_error("fashion_mlp_epoch: the loss diverged");
 }
 
+void attention_b32(const bench::WorkerArgs& a) {
+  const std::int64_t b = bench::kAttnBatch, h = bench::kAttnHeads, s = bench::kAttnSeq, d = bench::kAttnHeadDim;
+  const std::int64_t m = bench::kAttnModel;
+  const auto n = static_cast<std::size_t>(b * s * m);
+  torch::Tensor q = leaf(n, 1, -1, 1, {b, s, m}, true);
+  torch::Tensor k = leaf(n, 2, -1, 1, {b, s, m}, true);
+  torch::Tensor v = leaf(n, 3, -1, 1, {b, s, m}, true);
+  const double scale = std::sqrt(static_cast<double>(d));
+  bench::time_loop(a, [&] {
+    for (torch::Tensor* t : {&q, &k, &v}) t->mutable_grad().reset();
+    auto heads = [&](const torch::Tensor& t) { return t.view({b, s, h, d}).permute({0, 2, 1, 3}); };
+    const torch::Tensor qh = heads(q), kh = heads(k), vh = heads(v);
+    const torch::Tensor scores = qh.matmul(kh.transpose(-2, -1)) / scale;
+    const torch::Tensor p = torch::softmax(scores, -1);
+    const torch::Tensor out = p.matmul(vh);
+    out.permute({0, 2, 1, 3}).reshape({b, s, m}).sum().backward();
+  });
+}
+
+void unbind_rnn_t64(const bench::WorkerArgs& a) {
+  const std::int64_t T = bench::kRnnSteps, b = bench::kRnnBatch, n = bench::kRnnHidden;
+  const double bound = 1.0 / std::sqrt(static_cast<double>(n));
+  torch::Tensor x = leaf(static_cast<std::size_t>(T * b * n), 1, -1, 1, {T, b, n}, true);
+  torch::Tensor w = leaf(static_cast<std::size_t>(n * n), 2, -bound, bound, {n, n}, true);
+  bench::time_loop(a, [&] {
+    x.mutable_grad().reset();
+    w.mutable_grad().reset();
+    torch::Tensor h = torch::zeros({b, n});
+    for (const torch::Tensor& xt : x.unbind(0)) h = torch::tanh(xt + h.matmul(w));
+    h.sum().backward();
+  });
+}
+
 int run(const bench::WorkerArgs& a) {
   torch::set_num_threads(a.threads);
   torch::manual_seed(0);
@@ -184,6 +217,8 @@ int run(const bench::WorkerArgs& a) {
   else if (w == "adam_step_10m") adam_step_10m(a);
   else if (w == "softmax_ce_b128") softmax_ce_b128(a);
   else if (w == "fashion_mlp_epoch") fashion_mlp_epoch(a);
+  else if (w == "attention_b32") attention_b32(a);
+  else if (w == "unbind_rnn_t64") unbind_rnn_t64(a);
   else throw std::runtime_error("unknown workload " + w);
   std::fflush(stdout);
   return 0;

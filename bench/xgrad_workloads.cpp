@@ -166,6 +166,46 @@ void fashion_mlp_epoch(const bench::WorkerArgs& a) {
   std::printf("batches %d\n", batches);  // the driver's epoch_overhead divides by batches x mlp_step
 }
 
+void attention_b32(const bench::WorkerArgs& a) {
+  const std::int64_t b = bench::kAttnBatch, h = bench::kAttnHeads, s = bench::kAttnSeq, d = bench::kAttnHeadDim;
+  const std::int64_t m = bench::kAttnModel;
+  const auto n = static_cast<std::size_t>(b * s * m);
+  Tensor q = leaf(n, 1, -1, 1, {b, s, m}, true);
+  Tensor k = leaf(n, 2, -1, 1, {b, s, m}, true);
+  Tensor v = leaf(n, 3, -1, 1, {b, s, m}, true);
+  const double scale = std::sqrt(static_cast<double>(d));
+  bench::time_loop(a, [&] {
+    for (const Tensor* t : {&q, &k, &v}) t->set_grad(Tensor());
+    auto heads = [&](const Tensor& t) { return t.view({b, s, h, d}).permute({0, 2, 1, 3}); };
+    const Tensor qh = heads(q), kh = heads(k), vh = heads(v);
+    const Tensor scores = qh.matmul(kh.transpose(-2, -1)) / scale;
+    const Tensor p = nn::functional::softmax(scores, -1);
+    const Tensor out = p.matmul(vh);
+    out.permute({0, 2, 1, 3}).reshape({b, s, m}).sum().backward();
+  });
+}
+
+// The lead will switch this to x.unbind(0) once core v2 lands.
+static std::vector<Tensor> unbind0(const Tensor& x) {
+  std::vector<Tensor> steps = xgrad::split(x, 1, 0);
+  for (Tensor& t : steps) t = t.squeeze(0);
+  return steps;
+}
+
+void unbind_rnn_t64(const bench::WorkerArgs& a) {
+  const std::int64_t T = bench::kRnnSteps, b = bench::kRnnBatch, n = bench::kRnnHidden;
+  const double bound = 1.0 / std::sqrt(static_cast<double>(n));
+  Tensor x = leaf(static_cast<std::size_t>(T * b * n), 1, -1, 1, {T, b, n}, true);
+  Tensor w = leaf(static_cast<std::size_t>(n * n), 2, -bound, bound, {n, n}, true);
+  bench::time_loop(a, [&] {
+    x.set_grad(Tensor());
+    w.set_grad(Tensor());
+    Tensor h = xgrad::zeros({b, n});
+    for (const Tensor& xt : unbind0(x)) h = (xt + h.matmul(w)).tanh();
+    h.sum().backward();
+  });
+}
+
 }  // namespace
 
 int run_xgrad_worker(const bench::WorkerArgs& a) {
@@ -181,6 +221,8 @@ int run_xgrad_worker(const bench::WorkerArgs& a) {
     else if (w == "adam_step_10m") adam_step_10m(a);
     else if (w == "softmax_ce_b128") softmax_ce_b128(a);
     else if (w == "fashion_mlp_epoch") fashion_mlp_epoch(a);
+    else if (w == "attention_b32") attention_b32(a);
+    else if (w == "unbind_rnn_t64") unbind_rnn_t64(a);
     else throw std::runtime_error("unknown workload " + w);
   } catch (const std::exception& e) {
     std::printf("error %s\n", e.what());
