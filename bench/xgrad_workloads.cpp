@@ -185,13 +185,6 @@ void attention_b32(const bench::WorkerArgs& a) {
   });
 }
 
-// The lead will switch this to x.unbind(0) once core v2 lands.
-static std::vector<Tensor> unbind0(const Tensor& x) {
-  std::vector<Tensor> steps = xgrad::split(x, 1, 0);
-  for (Tensor& t : steps) t = t.squeeze(0);
-  return steps;
-}
-
 void unbind_rnn_t64(const bench::WorkerArgs& a) {
   const std::int64_t T = bench::kRnnSteps, b = bench::kRnnBatch, n = bench::kRnnHidden;
   const double bound = 1.0 / std::sqrt(static_cast<double>(n));
@@ -201,7 +194,7 @@ void unbind_rnn_t64(const bench::WorkerArgs& a) {
     x.set_grad(Tensor());
     w.set_grad(Tensor());
     Tensor h = xgrad::zeros({b, n});
-    for (const Tensor& xt : unbind0(x)) h = (xt + h.matmul(w)).tanh();
+    for (const Tensor& xt : x.unbind(0)) h = (xt + h.matmul(w)).tanh();
     h.sum().backward();
   });
 }

@@ -49,6 +49,11 @@ void rebase(Tensor& self, const Tensor& r, std::string_view op) {
     throw Error(fmt::format("{}: {} is a view created in no-grad mode and is being modified in-place with grad mode "
                             "on and an operand that requires grad; make it outside the NoGradGuard, or clone() it",
                             op, self.describe()));
+  if (view && impl.view->multi_output)
+    throw Error(fmt::format("{}: {} is one of multiple views returned by one op (unbind, split, chunk) and is being "
+                            "modified in-place while autograd is involved (PyTorch forbids this too); clone() it, or "
+                            "write through select()/narrow() of the base instead",
+                            op, self.describe()));
   detail::copy_into(self, r);
   ++impl.storage->version;
   if (view) {
@@ -60,13 +65,21 @@ void rebase(Tensor& self, const Tensor& r, std::string_view op) {
   impl.requires_grad = r.requires_grad();
 }
 
+// The out-of-place op of an in-place op, given self's value. When its backward needs that
+// value (mul_, div_, clamp_), it gets a copy: self's memory is about to be overwritten.
+using OutOfPlace = std::function<Tensor(const Tensor& self)>;
+
+Tensor run_out_of_place(const Tensor& self, const OutOfPlace& f, bool saves_self) {
+  return f(saves_self ? self.clone() : self);
+}
+
 template <class F>
-Tensor& binary_inplace(Tensor& self, const Tensor& other, std::string_view op, F f,
-                       const std::function<Tensor()>& out_of_place) {
+Tensor& binary_inplace(Tensor& self, const Tensor& other, std::string_view op, F f, const OutOfPlace& out_of_place,
+                       bool saves_self = false) {
   check_leaf(self, op);
   detail::check_same_dtype(self, other, op);
   if (any_requires_grad({&self, &other})) {
-    rebase(self, out_of_place(), op);
+    rebase(self, run_out_of_place(self, out_of_place, saves_self), op);
     return self;
   }
   const Shape bs = broadcast_shapes(self.shape(), other.shape(), op);
@@ -79,10 +92,10 @@ Tensor& binary_inplace(Tensor& self, const Tensor& other, std::string_view op, F
 }
 
 template <class F>
-Tensor& unary_inplace(Tensor& self, std::string_view op, F f, const std::function<Tensor()>& out_of_place) {
+Tensor& unary_inplace(Tensor& self, std::string_view op, F f, const OutOfPlace& out_of_place, bool saves_self = false) {
   check_leaf(self, op);
   if (any_requires_grad({&self})) {
-    rebase(self, out_of_place(), op);
+    rebase(self, run_out_of_place(self, out_of_place, saves_self), op);
     return self;
   }
   detail::dispatch(self.dtype(), [&]<class T>() { detail::unary_kernel<T, T>(self, self, [&](T a) { return f(a); }); });
@@ -96,12 +109,12 @@ Tensor& Tensor::add_(const Tensor& o, double alpha) {
   detail::check_int_scalar(*this, alpha, "add_");
   return binary_inplace(
       *this, o, "add_", [alpha]<class T>(T a, T b) { return static_cast<T>(a + static_cast<T>(alpha) * b); },
-      [&] { return alpha == 1.0 ? xgrad::add(*this, o) : xgrad::add(*this, xgrad::mul(o, alpha)); });
+      [&](const Tensor& x) { return alpha == 1.0 ? xgrad::add(x, o) : xgrad::add(x, xgrad::mul(o, alpha)); });
 }
 Tensor& Tensor::sub_(const Tensor& o, double alpha) { return add_(o, -alpha); }
 Tensor& Tensor::mul_(const Tensor& o) {
   return binary_inplace(*this, o, "mul_", []<class T>(T a, T b) { return static_cast<T>(a * b); },
-                        [&] { return xgrad::mul(*this, o); });
+                        [&](const Tensor& x) { return xgrad::mul(x, o); }, /*saves_self=*/true);
 }
 Tensor& Tensor::div_(const Tensor& o) {
   if (dtype() == Dtype::int64) {
@@ -113,32 +126,32 @@ Tensor& Tensor::div_(const Tensor& o) {
     return copy_(q);
   }
   return binary_inplace(*this, o, "div_", []<class T>(T a, T b) { return static_cast<T>(a / b); },
-                        [&] { return xgrad::div(*this, o); });
+                        [&](const Tensor& x) { return xgrad::div(x, o); }, /*saves_self=*/true);
 }
 Tensor& Tensor::add_(double s) {
   detail::check_defined(*this, "add_");
   detail::check_int_scalar(*this, s, "add_");
   return unary_inplace(*this, "add_", [s]<class T>(T a) { return static_cast<T>(a + static_cast<T>(s)); },
-                       [&] { return xgrad::add(*this, s); });
+                       [&](const Tensor& x) { return xgrad::add(x, s); });
 }
 Tensor& Tensor::sub_(double s) { return add_(-s); }
 Tensor& Tensor::mul_(double s) {
   detail::check_defined(*this, "mul_");
   detail::check_int_scalar(*this, s, "mul_");
   return unary_inplace(*this, "mul_", [s]<class T>(T a) { return static_cast<T>(a * static_cast<T>(s)); },
-                       [&] { return xgrad::mul(*this, s); });
+                       [&](const Tensor& x) { return xgrad::mul(x, s); });
 }
 Tensor& Tensor::div_(double s) {
   detail::check_defined(*this, "div_");
   detail::check_int_scalar(*this, s, "div_");
   if (dtype() == Dtype::int64) return div_(scalar_tensor(s, xgrad::dtype(Dtype::int64)));
   return unary_inplace(*this, "div_", [s]<class T>(T a) { return static_cast<T>(a / static_cast<T>(s)); },
-                       [&] { return xgrad::div(*this, s); });
+                       [&](const Tensor& x) { return xgrad::div(x, s); });
 }
 Tensor& Tensor::fill_(double v) {
   // Out of place: 0 * self + v keeps the graph (gradient 0 to the old value).
   return unary_inplace(*this, "fill_", [v]<class T>(T) { return static_cast<T>(v); },
-                       [&] { return xgrad::add(xgrad::mul(*this, 0.0), v); });
+                       [&](const Tensor& x) { return xgrad::add(xgrad::mul(x, 0.0), v); });
 }
 Tensor& Tensor::zero_() { return fill_(0.0); }
 Tensor& Tensor::clamp_(std::optional<double> lo, std::optional<double> hi) {
@@ -150,7 +163,7 @@ Tensor& Tensor::clamp_(std::optional<double> lo, std::optional<double> hi) {
         if (hi && a > static_cast<T>(*hi)) a = static_cast<T>(*hi);
         return a;
       },
-      [&] { return xgrad::clamp(*this, lo, hi); });
+      [&](const Tensor& x) { return xgrad::clamp(x, lo, hi); }, /*saves_self=*/true);
 }
 
 Tensor& Tensor::copy_(const Tensor& src) {
@@ -160,7 +173,10 @@ Tensor& Tensor::copy_(const Tensor& src) {
   if (bs != shape())
     throw Error(fmt::format("copy_: source of shape {} cannot be broadcast to destination shape {}", src.shape(), shape()));
   if (any_requires_grad({this, &src})) {
-    rebase(*this, xgrad::expand(src.to(dtype()), shape()), "copy_");
+    Tensor r = xgrad::expand(src.to(dtype()), shape());
+    // self takes r's history: a leaf source gets a node of its own to flow through.
+    if (r.is_leaf()) r = r.clone();
+    rebase(*this, r, "copy_");
     return *this;
   }
   {

@@ -145,6 +145,7 @@ std::vector<Tensor> split_views(const Tensor& a, std::int64_t d, const std::vect
     g.offset += start * g.strides[d];
     g.sizes[d] = len;
     out.push_back(detail::make_view(a, g));
+    out.back().impl()->view->multi_output = true;
     start += len;
   }
   if (any_requires_grad({&a}))
@@ -161,7 +162,10 @@ Tensor reshape(const Tensor& a, const Shape& shape) {
   Shape s = infer_shape(a, shape, "reshape");
   if (s == a.shape()) return a;
   if (auto st = view_strides(a, s)) return reshape_view(a, s, *st, "ViewBackward");
-  return reshape_view(a.contiguous(), s, detail::contiguous_strides(s), "ViewBackward");
+  // A copy (PyTorch's _unsafe_view): the result is not a view of anything.
+  Tensor out = reshape_view(a.contiguous(), s, detail::contiguous_strides(s), "ViewBackward");
+  out.impl()->view.reset();
+  return out;
 }
 
 Tensor view(const Tensor& a, const Shape& shape) {
@@ -375,6 +379,7 @@ std::vector<Tensor> unbind(const Tensor& a, std::int64_t dim) {
     g.sizes.erase(g.sizes.begin() + d);
     g.strides.erase(g.strides.begin() + d);
     out.push_back(detail::make_view(a, g));
+    out.back().impl()->view->multi_output = true;
   }
   if (any_requires_grad({&a}))
     record("UnbindBackward", {a}, out, {}, [d](const Grads& g, const Grads&) { return Grads{stack(g, d)}; });

@@ -7,6 +7,7 @@
 #include "xgrad/autograd/factories.hpp"
 #include "xgrad/autograd/function.hpp"
 #include "xgrad/autograd/gradcheck.hpp"
+#include "xgrad/autograd/indexing.hpp"
 #include "xgrad/autograd/linalg.hpp"
 #include "xgrad/autograd/memory.hpp"
 #include "xgrad/autograd/node.hpp"

@@ -21,6 +21,9 @@ namespace xgrad {
 class Node;
 struct TensorImpl;
 class Tensor;
+namespace indexing {
+class TensorIndex;
+}
 
 /// Shared, reference-counted data buffer. A tensor and all its views share one Storage, and
 /// so its version counter, which every in-place op (through any alias) bumps so that
@@ -290,6 +293,13 @@ class Tensor {
   Tensor diagonal(std::int64_t offset = 0, std::int64_t dim1 = 0, std::int64_t dim2 = 1) const;
   Tensor as_strided(const Shape& size, const Shape& stride,
                     std::optional<std::int64_t> storage_offset = std::nullopt) const;
+  /// libtorch-style indexing (see <xgrad/autograd/indexing.hpp>): t.index({Slice(1, 3), 2}).
+  Tensor index(std::initializer_list<indexing::TensorIndex> indices) const;
+  Tensor index(const std::vector<indexing::TensorIndex>& indices) const;
+  /// Writes v (broadcast) into t.index(indices), in place.
+  Tensor& index_put_(std::initializer_list<indexing::TensorIndex> indices, const Tensor& v);
+  Tensor& index_put_(std::initializer_list<indexing::TensorIndex> indices, double v);
+  Tensor& index_put_(const std::vector<indexing::TensorIndex>& indices, const Tensor& v);
   Tensor index_select(std::int64_t dim, const Tensor& index) const;
   Tensor gather(std::int64_t dim, const Tensor& index) const;
   Tensor matmul(const Tensor& o) const;
@@ -328,6 +338,7 @@ struct ViewInfo {
   std::shared_ptr<TensorImpl> base;
   std::uint64_t version = 0;
   bool differentiable = true;  // made with grad mode on
+  bool multi_output = false;   // one of several views made by one op (unbind, split, chunk)
 };
 
 /// The data and autograd state behind a Tensor handle.

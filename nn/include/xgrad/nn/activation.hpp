@@ -263,3 +263,11 @@ class Mish : public Module {
 };
 
 }  // namespace xgrad::nn
+
+namespace xgrad {
+/// The activations a libtorch port calls as torch::gelu / torch::softmax /
+/// torch::log_softmax, under the same names: the nn::functional ops above.
+using nn::functional::gelu;
+using nn::functional::log_softmax;
+using nn::functional::softmax;
+}  // namespace xgrad
