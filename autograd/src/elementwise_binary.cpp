@@ -71,8 +71,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
   Tensor out = binary(a, b, "add", [](auto x, auto y) { return x + y; });
   if (any_requires_grad({&a, &b})) {
     record("AddBackward", {a, b}, {out}, {},
-           [sa = a.shape(), sb = b.shape(), ra = a.requires_grad(), rb = b.requires_grad()](const Grads& g, const Grads&) {
-             return Grads{ra ? sum_to(g[0], sa) : Tensor(), rb ? sum_to(g[0], sb) : Tensor()};
+           [ra = a.requires_grad(), rb = b.requires_grad()](const Grads& g, const Grads&) {
+             return Grads{ra ? g[0] : Tensor(), rb ? g[0] : Tensor()};
            });
   }
   return out;
@@ -82,8 +82,8 @@ Tensor sub(const Tensor& a, const Tensor& b) {
   Tensor out = binary(a, b, "sub", [](auto x, auto y) { return x - y; });
   if (any_requires_grad({&a, &b})) {
     record("SubBackward", {a, b}, {out}, {},
-           [sa = a.shape(), sb = b.shape(), ra = a.requires_grad(), rb = b.requires_grad()](const Grads& g, const Grads&) {
-             return Grads{ra ? sum_to(g[0], sa) : Tensor(), rb ? sum_to(neg(g[0]), sb) : Tensor()};
+           [ra = a.requires_grad(), rb = b.requires_grad()](const Grads& g, const Grads&) {
+             return Grads{ra ? g[0] : Tensor(), rb ? neg(g[0]) : Tensor()};
            });
   }
   return out;
@@ -95,10 +95,10 @@ Tensor mul(const Tensor& a, const Tensor& b) {
     const bool ra = a.requires_grad(), rb = b.requires_grad();
     // d(ab)/da = b, d(ab)/db = a: each side saves only what the other's gradient needs.
     record("MulBackward", {a, b}, {out}, {rb ? a : Tensor(), ra ? b : Tensor()},
-           [ra, rb, sa = a.shape(), sb = b.shape()](const Grads& g, const Grads& s) {
-             if (ra && rb && sa == sb && !any_requires_grad({&g[0], &s[0], &s[1]}))
+           [ra, rb](const Grads& g, const Grads& s) {
+             if (ra && rb && s[0].shape() == s[1].shape() && !any_requires_grad({&g[0], &s[0], &s[1]}))
                return mul_backward_both(g[0], s[0], s[1]);
-             return Grads{ra ? sum_to(mul(g[0], s[1]), sa) : Tensor(), rb ? sum_to(mul(g[0], s[0]), sb) : Tensor()};
+             return Grads{ra ? mul(g[0], s[1]) : Tensor(), rb ? mul(g[0], s[0]) : Tensor()};
            });
   }
   return out;
@@ -129,9 +129,9 @@ Tensor div(const Tensor& a, const Tensor& b) {
     const bool ra = a.requires_grad(), rb = b.requires_grad();
     // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2.
     record("DivBackward", {a, b}, {out}, {rb ? a : Tensor(), b},
-           [ra, rb, sa = a.shape(), sb = b.shape()](const Grads& g, const Grads& s) {
-             return Grads{ra ? sum_to(div(g[0], s[1]), sa) : Tensor(),
-                          rb ? sum_to(neg(div(mul(g[0], s[0]), mul(s[1], s[1]))), sb) : Tensor()};
+           [ra, rb](const Grads& g, const Grads& s) {
+             return Grads{ra ? div(g[0], s[1]) : Tensor(),
+                          rb ? neg(div(mul(g[0], s[0]), mul(s[1], s[1]))) : Tensor()};
            });
   }
   return out;

@@ -74,9 +74,9 @@ Tensor extremum(const Tensor& a, const Tensor& b, bool greater) {
   if (any_requires_grad({&a, &b})) {
     const bool ra = a.requires_grad(), rb = b.requires_grad();
     record(greater ? "MaximumBackward" : "MinimumBackward", {a, b}, {out}, {a, b},
-           [greater, ra, rb, sa = a.shape(), sb = b.shape()](const Grads& g, const Grads& s) {
-             return Grads{ra ? sum_to(mul(g[0], extremum_weight(s[0], s[1], greater)), sa) : Tensor(),
-                          rb ? sum_to(mul(g[0], extremum_weight(s[1], s[0], greater)), sb) : Tensor()};
+           [greater, ra, rb](const Grads& g, const Grads& s) {
+             return Grads{ra ? mul(g[0], extremum_weight(s[0], s[1], greater)) : Tensor(),
+                          rb ? mul(g[0], extremum_weight(s[1], s[0], greater)) : Tensor()};
            });
   }
   return out;
@@ -153,10 +153,10 @@ Tensor where(const Tensor& cond_in, const Tensor& a_in, const Tensor& b_in) {
     // none (it is not an input of the node).
     const bool ra = a.requires_grad(), rb = b.requires_grad();
     record("WhereBackward", {a, b}, {out}, {cond},
-           [ra, rb, sa = a.shape(), sb = b.shape()](const Grads& g, const Grads& s) {
+           [ra, rb](const Grads& g, const Grads& s) {
              const Tensor zero = scalar_tensor(0.0, dtype(g[0].dtype()));
-             return Grads{ra ? sum_to(where(s[0], g[0], zero), sa) : Tensor(),
-                          rb ? sum_to(where(s[0], zero, g[0]), sb) : Tensor()};
+             return Grads{ra ? where(s[0], g[0], zero) : Tensor(),
+                          rb ? where(s[0], zero, g[0]) : Tensor()};
            });
   }
   return out;

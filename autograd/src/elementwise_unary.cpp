@@ -132,12 +132,12 @@ Tensor pow(const Tensor& a, const Tensor& b) {
     const bool ra = a.requires_grad(), rb = b.requires_grad();
     // d(a^b)/da = b a^(b-1); d(a^b)/db = a^b ln a, taken as 0 where a == 0 (0 * -inf would be NaN).
     record("PowBackward", {a, b}, {out}, {a, ra ? b : Tensor(), rb ? out : Tensor()},
-           [ra, rb, sa = a.shape(), sb = b.shape()](const Grads& g, const Grads& s) {
+           [ra, rb](const Grads& g, const Grads& s) {
              Tensor ga, gb;
-             if (ra) ga = sum_to(mul(g[0], mul(s[1], pow(s[0], sub(s[1], 1.0)))), sa);
+             if (ra) ga = mul(g[0], mul(s[1], pow(s[0], sub(s[1], 1.0))));
              if (rb) {
                Tensor d = mul(g[0], mul(s[2], log(s[0])));
-               gb = sum_to(where(eq(s[0], 0.0), zero_scalar(d.dtype()), d), sb);
+               gb = where(eq(s[0], 0.0), zero_scalar(d.dtype()), d);
              }
              return Grads{ga, gb};
            });

@@ -6,6 +6,16 @@ namespace xgrad {
 
 namespace detail {
 
+namespace {
+bool broadcasts_to(const Shape& shape, const Shape& to) {
+  if (shape.size() > to.size()) return false;
+  const std::size_t off = to.size() - shape.size();
+  for (std::size_t i = 0; i < shape.size(); ++i)
+    if (shape[i] != 1 && shape[i] != to[off + i]) return false;
+  return true;
+}
+}  // namespace
+
 std::vector<Tensor> apply_custom(
     const std::string& name, const std::vector<Tensor>& inputs,
     const std::function<std::vector<Tensor>(FunctionCtx&)>& forward,
@@ -46,13 +56,20 @@ std::vector<Tensor> apply_custom(
                                      r.size(), shapes.size()));
            for (std::size_t i = 0; i < r.size(); ++i) {
              if (!r[i].defined()) continue;
-             if (r[i].shape() != shapes[i])
+             if (r[i].shape() != shapes[i] && !broadcasts_to(shapes[i], r[i].shape()))  // else the engine sums
                throw Error(fmt::format("{}: backward returned a gradient of shape {} for input {} of shape {}", name,
                                        r[i].shape(), i, shapes[i]));
              if (!ctx->needs_input_grad[i]) r[i] = Tensor();
            }
            return r;
          });
+  for (const Tensor& nd : ctx->non_differentiable_)
+    for (Tensor& o : outs)
+      if (nd.defined() && o.impl()->storage == nd.impl()->storage) {
+        o.impl()->requires_grad = false;
+        o.impl()->grad_fn = nullptr;
+      }
+  ctx->non_differentiable_.clear();
   return outs;
 }
 

@@ -186,10 +186,11 @@ std::shared_ptr<FunctionNode> record(std::string name, const std::vector<Tensor>
   node->outputs.reserve(outputs.size());
   for (std::uint32_t i = 0; i < outputs.size(); ++i) {
     const auto& impl = outputs[i].impl();
+    node->outputs.push_back({impl->shape, impl->dtype});
+    if (!is_floating(impl->dtype)) continue;  // integer outputs (indices) are non-differentiable
     impl->requires_grad = true;
     impl->grad_fn = node;
     impl->output_nr = i;
-    node->outputs.push_back({impl->shape, impl->dtype});
   }
   node->saved.reserve(to_save.size());
   for (const Tensor& s : to_save) {

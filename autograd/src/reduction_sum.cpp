@@ -80,8 +80,16 @@ Tensor sum_kernel(const Tensor& a, const std::vector<bool>& mask, const Shape& o
       o[0] = static_cast<T>(detail::chunked_reduce<A>(
           r.n_red, A(0),
           [&](std::int64_t b, std::int64_t e) {
+            // 16 fixed lanes (element i goes to lane (i - b) % 16) instead of one serial
+            // chain: the loop vectorises and the order is still fixed by the shape alone.
+            constexpr int kLanes = 16;
+            A lane[kLanes] = {};
+            std::int64_t i = b;
+            for (; i + kLanes <= e; i += kLanes)
+              for (int l = 0; l < kLanes; ++l) lane[l] += static_cast<A>(p[i + l]);
             A s = 0;
-            for (std::int64_t i = b; i < e; ++i) s += p[i];
+            for (int l = 0; l < kLanes; ++l) s += lane[l];
+            for (; i < e; ++i) s += p[i];
             return s;
           },
           [](A x, A y) { return x + y; }));

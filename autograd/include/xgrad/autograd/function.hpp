@@ -38,12 +38,16 @@ class FunctionCtx {
   const std::vector<Tensor>& saved() const { return saved_; }
   /// Arbitrary non-tensor data (sizes, flags, ...).
   std::map<std::string, std::any> saved_data;
+  /// Marks outputs of forward that are not differentiable (e.g. indices): they do not require
+  /// grad and backward receives a zero gradient for them. Integer outputs are always so.
+  void mark_non_differentiable(std::vector<Tensor> outputs) { non_differentiable_ = std::move(outputs); }
   /// Which forward inputs need a gradient (set before backward).
   std::vector<bool> needs_input_grad;
 
   // internal
   std::vector<Tensor> to_save_;
   std::vector<Tensor> saved_;
+  std::vector<Tensor> non_differentiable_;
 };
 
 namespace detail {

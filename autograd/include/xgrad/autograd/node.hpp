@@ -175,8 +175,9 @@ bool any_requires_grad(const std::vector<Tensor>& inputs);
 Edge gradient_edge(const Tensor& t);
 
 /// Records an op: creates a FunctionNode named `name` whose edges point at `inputs`, saves
-/// `to_save` (tensors among `outputs` are saved as outputs), and makes each of `outputs` a
-/// non-leaf with this node as grad_fn. Call only when any_requires_grad(inputs).
+/// `to_save` (tensors among `outputs` are saved as outputs), and makes each floating output
+/// a non-leaf with this node as grad_fn; integer outputs (indices) are non-differentiable
+/// and stay leaves that do not require grad. Call only when any_requires_grad(inputs).
 std::shared_ptr<FunctionNode> record(std::string name, const std::vector<Tensor>& inputs,
                                      const std::vector<Tensor>& outputs, const std::vector<Tensor>& to_save,
                                      BackwardFn backward);
