@@ -33,7 +33,7 @@ Tensor unaliased(const Tensor& self, const Tensor& other) {
   const auto& a = *self.impl();
   const auto& b = *other.impl();
   if (a.storage != b.storage) return other;
-  if (a.storage_offset == b.storage_offset && a.shape == b.shape && a.strides == b.strides) return other;
+  if (a.storage_offset == b.storage_offset && a.shape == b.shape && self.strides() == other.strides()) return other;
   NoGradGuard ng;
   return other.clone();
 }
@@ -44,7 +44,7 @@ void rebase(Tensor& self, const Tensor& r, std::string_view op) {
   if (r.shape() != self.shape())
     throw Error(fmt::format("{}: output with shape {} doesn't match the broadcast shape {}", op, self.shape(), r.shape()));
   auto& impl = *self.impl();
-  const bool view = impl.view != nullptr;
+  const bool view = impl.view.has_value();
   if (view && !impl.view->differentiable)
     throw Error(fmt::format("{}: {} is a view created in no-grad mode and is being modified in-place with grad mode "
                             "on and an operand that requires grad; make it outside the NoGradGuard, or clone() it",

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <ostream>
 #include <sstream>
@@ -71,7 +72,7 @@ Tensor make_tensor(const Shape& shape, Dtype dtype, std::string_view op) {
     }
   }
   impl->shape = shape;
-  impl->strides = contiguous_strides(shape);
+  impl->strides_ready = false;  // row-major strides, filled by Tensor::strides() when asked
   impl->numel = numel;
   impl->dtype = dtype;
   const std::size_t nbytes = static_cast<std::size_t>(numel) * dtype_size(dtype);
@@ -135,12 +136,21 @@ void check_same_dtype(const Tensor& a, const Tensor& b, std::string_view op) {
 // ---- metadata -----------------------------------------------------------------------------
 const Shape& Tensor::strides() const {
   detail::check_defined(*this, "strides");
+  std::atomic_ref<bool> ready(impl_->strides_ready);
+  if (!ready.load(std::memory_order_acquire)) {
+    static std::mutex m;
+    std::lock_guard lock(m);
+    if (!ready.load(std::memory_order_relaxed)) {
+      impl_->strides = detail::contiguous_strides(impl_->shape);
+      ready.store(true, std::memory_order_release);
+    }
+  }
   return impl_->strides;
 }
 std::int64_t Tensor::stride(std::int64_t d) const {
   detail::check_defined(*this, "stride");
   if (impl_->shape.empty()) throw Error("stride: a 0-d tensor has no dimensions");
-  return impl_->strides[detail::wrap_dim(d, dim(), "stride", impl_->shape)];
+  return strides()[detail::wrap_dim(d, dim(), "stride", impl_->shape)];
 }
 std::int64_t Tensor::storage_offset() const {
   detail::check_defined(*this, "storage_offset");
@@ -152,7 +162,7 @@ bool Tensor::is_contiguous() const {
 }
 bool Tensor::is_view() const {
   detail::check_defined(*this, "is_view");
-  return impl_->view != nullptr;
+  return impl_->view.has_value();
 }
 Tensor Tensor::contiguous() const {
   detail::check_defined(*this, "contiguous");
@@ -311,7 +321,7 @@ Tensor Tensor::detach() const {
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = impl_->storage;
   impl->shape = impl_->shape;
-  impl->strides = impl_->strides;
+  impl->strides = strides();
   impl->storage_offset = impl_->storage_offset;
   impl->contiguous = impl_->contiguous;
   impl->numel = impl_->numel;

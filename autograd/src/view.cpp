@@ -110,11 +110,10 @@ Tensor make_view(const Tensor& a, const Geometry& g) {
   impl->contiguous = is_contiguous_layout(g.sizes, g.strides);
   impl->numel = shape_numel(g.sizes);
   impl->dtype = src->dtype;
-  auto info = std::make_shared<ViewInfo>();
-  info->base = src->view ? src->view->base : src;
-  info->version = src->storage->version;
-  info->differentiable = grad_mode_enabled();
-  impl->view = std::move(info);
+  ViewInfo& info = impl->view.emplace();
+  info.base = src->view ? src->view->base : src;
+  info.version = src->storage->version;
+  info.differentiable = grad_mode_enabled();
   return Tensor(std::move(impl));
 }
 
@@ -144,10 +143,10 @@ Tensor view_backward(const Tensor& g, const Geometry& in, const Geometry& out) {
 
 void check_inplace_view(const Tensor& self, std::string_view op) {
   const auto& impl = self.impl();
-  if (!impl->contiguous && !non_overlapping(impl->shape, impl->strides))
+  if (!impl->contiguous && !non_overlapping(impl->shape, self.strides()))
     throw Error(fmt::format("{}: unsupported operation: more than one element of the written-to tensor ({}, strides "
                             "{}) refers to a single memory location (e.g. an expand()ed tensor); call clone() first",
-                            op, self.describe(), impl->strides));
+                            op, self.describe(), self.strides()));
   if (!grad_mode_enabled() || !impl->view || !impl->view->differentiable) return;
   const auto& base = impl->view->base;
   if (base->requires_grad && !base->grad_fn)

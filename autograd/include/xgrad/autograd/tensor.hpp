@@ -4,6 +4,7 @@
 #pragma once
 
 #include <concepts>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -345,7 +346,10 @@ struct ViewInfo {
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
   Shape shape;
-  Shape strides;                     // in elements
+  Shape strides;                     // in elements; read through Tensor::strides()
+  // make_tensor leaves a fresh tensor's (row-major) strides to be filled on first use: one
+  // allocation less per op. Set through std::atomic_ref (several threads may read a tensor).
+  alignas(std::atomic_ref<bool>::required_alignment) bool strides_ready = true;
   std::int64_t storage_offset = 0;   // in elements
   bool contiguous = true;
   std::int64_t numel = 0;
@@ -357,7 +361,7 @@ struct TensorImpl {
   Tensor grad;
   std::weak_ptr<Node> grad_accumulator;  // leaves only, created on demand
   std::vector<std::pair<std::size_t, TensorHook>> hooks;  // leaves only
-  std::shared_ptr<ViewInfo> view;    // set for views made while grad mode is on
+  std::optional<ViewInfo> view;      // set for views (inline: no allocation)
 };
 
 // ---- operators ----------------------------------------------------------------------
