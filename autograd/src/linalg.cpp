@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "copy_box.hpp"
+#include "gemm.hpp"
 #include "kernel.hpp"
 #include "view.hpp"
 #include "xgrad/autograd/linalg.hpp"
@@ -98,7 +99,13 @@ void gemm_block(bool ta, bool tb, std::int64_t n, std::int64_t m, std::int64_t k
       gemv(false, bi(m), bi(k), b, bi(ldb), a, bi(incx), c, 1);
     else
       gemv(true, bi(k), bi(m), b, bi(ldb), a, bi(incx), c, 1);
+  } else if (lda == (ta ? n : k) && ldb == (tb ? k : m) && ldc == m) {
+    // Whole packed matrices (one block, no batch stride): through xtensor-blas.
+    detail::xblas_gemm<T>(ta, tb, n, m, k, a, b, c);
   } else {
+    // A block of the shape-chosen grid, or a matrix of a batch: its leading dimension is the
+    // whole matrix's, which an xtensor-blas call cannot take without copying the block into
+    // an xtensor container first. The one direct cblas call.
     gemm(ta, tb, bi(n), bi(m), bi(k), a, bi(lda), b, bi(ldb), c, bi(ldc));
   }
 }

@@ -4,6 +4,7 @@
 // The big tables live in test_views_inplace.cpp and test_op_db.cpp.
 #include "test_util.hpp"
 #include "xgrad/autograd/indexing.hpp"
+#include "xgrad/autograd/xtensor.hpp"
 
 using namespace xgrad;
 using xgrad::test::check_close;
@@ -143,6 +144,20 @@ BOOST_AUTO_TEST_CASE(unbind_is_one_node) {
   BOOST_CHECK_EQUAL(rows[0].grad_fn_name(), "UnbindBackward");
   (rows[1] * 2.0 + rows[3]).sum().backward();
   check_close(x.grad(), f64({{0, 0, 0}, {2, 2, 2}, {0, 0, 0}, {1, 1, 1}}), 0);
+}
+
+// t.data<T>() is an xtensor adaptor with the tensor's shape and strides: a transposed view
+// reads (and writes) the base's elements in place.
+BOOST_AUTO_TEST_CASE(xtensor_adaptor_of_a_view) {
+  Tensor a = f64({{1, 2, 3}, {4, 5, 6}});
+  auto x = a.t().data<double>();
+  BOOST_CHECK_EQUAL(x.shape()[0], 3u);
+  BOOST_CHECK_EQUAL(x(2, 0), 3.0);
+  BOOST_CHECK_EQUAL(x(0, 1), 4.0);
+  x(1, 1) = 50.0;
+  BOOST_CHECK_EQUAL(a.to_vector<double>()[4], 50.0);
+  auto s = a.slice(1, 0, 3, 2).data<double>();  // columns 0 and 2
+  BOOST_CHECK_EQUAL(s(1, 1), 6.0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -10,13 +10,17 @@
 
 namespace xgrad {
 
-/// An xt::xarray_adaptor over the tensor's buffer: reads and writes go to the tensor
-/// (writes do not bump the version counter). Throws if T does not match the dtype.
+/// An xtensor adaptor over the tensor's elements with its shape and strides (views too):
+/// reads and writes go to the tensor's storage (writes do not bump the version counter).
+/// Throws if T does not match the dtype.
 template <class T>
 auto Tensor::data() const {
-  T* p = data_ptr<T>();
+  T* p = strided_data_ptr<T>();
   std::vector<std::size_t> sh(shape().begin(), shape().end());
-  return xt::adapt(p, static_cast<std::size_t>(numel()), xt::no_ownership(), sh);
+  std::vector<std::size_t> st(strides().begin(), strides().end());
+  // xtensor sizes a strided adaptor's buffer by its element count; access goes through the
+  // strides.
+  return xt::adapt(p, static_cast<std::size_t>(numel()), xt::no_ownership(), sh, st);
 }
 
 /// A tensor holding a copy of an xtensor expression's values (dtype from T).
