@@ -99,14 +99,6 @@ std::vector<std::int64_t> contiguous_strides(const Shape& s) {
   return st;
 }
 
-std::vector<std::int64_t> broadcast_strides(const Tensor& t, const Shape& out) {
-  std::vector<std::int64_t> st(out.size(), 0);
-  const Shape& in = t.shape();
-  const std::size_t off = out.size() - in.size();
-  for (std::size_t i = 0; i < in.size(); ++i) st[off + i] = in[i] == 1 ? 0 : t.strides()[i];
-  return st;
-}
-
 std::vector<std::int64_t> broadcast_strides(const Shape& in, const Shape& out) {
   std::vector<std::int64_t> st(out.size(), 0);
   auto cs = contiguous_strides(in);
@@ -439,3 +431,13 @@ std::string to_string(const Tensor& t) {
 std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << to_string(t); }
 
 }  // namespace xgrad
+
+namespace xgrad::kernel {
+std::vector<std::int64_t> broadcast_strides(const Tensor& t, const Shape& out) {
+  std::vector<std::int64_t> st(out.size(), 0);
+  const Shape& in = t.shape();
+  const std::size_t off = out.size() - in.size();
+  for (std::size_t i = 0; i < in.size(); ++i) st[off + i] = in[i] == 1 ? 0 : t.strides()[i];
+  return st;
+}
+}  // namespace xgrad::kernel

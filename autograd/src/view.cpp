@@ -222,8 +222,6 @@ void copy_into(const Tensor& dst, const Tensor& src) {
   });
 }
 
-Tensor packed(const Tensor& t) { return t.is_contiguous() ? t : contiguous_copy(t); }
-
 Tensor contiguous_copy(const Tensor& t) {
   Tensor out = make_tensor(t.shape(), t.dtype());
   copy_into(out, t);
@@ -231,3 +229,7 @@ Tensor contiguous_copy(const Tensor& t) {
 }
 
 }  // namespace xgrad::detail
+
+namespace xgrad::kernel {
+Tensor packed(const Tensor& t) { return t.is_contiguous() ? t : detail::contiguous_copy(t); }
+}  // namespace xgrad::kernel
