@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "kernel.hpp"
+#include "view.hpp"
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/factories.hpp"
 
@@ -45,23 +46,50 @@ using Grads = std::vector<Tensor>;
 
 // {g b, g a} in one pass over g (same shapes, nothing recorded): mul's backward when both
 // inputs need a gradient and no graph of the backward is built.
-Grads mul_backward_both(const Tensor& g_in, const Tensor& a_in, const Tensor& b_in) {
-  const Tensor g = g_in.contiguous(), a = a_in.contiguous(), b = b_in.contiguous();
+// When the engine offers the gradient already accumulated for an input (GradAccumulators),
+// it is added in the same pass: x * y + x's backward sums g y + g for x without a second pass.
+Grads mul_backward_both(const Tensor& g, const Tensor& a_in, const Tensor& b_in) {
+  const Tensor a = detail::packed(a_in), b = detail::packed(b_in);
+  const bool g_scalar = !g.is_contiguous() && std::all_of(g.strides().begin(), g.strides().end(),
+                                                          [](std::int64_t st) { return st == 0; });
+  const Tensor gp = g_scalar ? detail::make_view(g, {{}, {}, g.storage_offset()}) : detail::packed(g);
   Tensor ga = detail::make_tensor(g.shape(), g.dtype());
   Tensor gb = detail::make_tensor(g.shape(), g.dtype());
+  detail::GradAccumulators& acc = detail::current_accumulators();
+  auto offered = [&](std::size_t i) {
+    if (!acc.offered || acc.offered->size() != 2) return Tensor();
+    const Tensor& t = (*acc.offered)[i];
+    const bool ok = t.defined() && t.is_contiguous() && t.shape() == g.shape() && t.dtype() == g.dtype() &&
+                    !t.requires_grad();
+    return ok ? t : Tensor();
+  };
+  const Tensor acc_a = offered(0), acc_b = offered(1);
   detail::dispatch(g.dtype(), [&]<class T>() {
-    const T* pg = g.data_ptr<T>();
+    // g is packed, or one value broadcast everywhere (sum's gradient): read with stride 0.
+    const T* pg = gp.data_ptr<T>();
+    const std::int64_t gs = g_scalar ? 0 : 1;
     const T* pa = a.data_ptr<T>();
     const T* pb = b.data_ptr<T>();
     T* oa = ga.data_ptr<T>();
     T* ob = gb.data_ptr<T>();
+    const T* ca = acc_a.defined() ? acc_a.data_ptr<T>() : nullptr;
+    const T* cb = acc_b.defined() ? acc_b.data_ptr<T>() : nullptr;
     detail::parallel_for(g.numel(), detail::kGrain, [&](std::int64_t s, std::int64_t e) {
+      if (ca == nullptr && cb == nullptr) {
+        for (std::int64_t i = s; i < e; ++i) {
+          oa[i] = pg[i * gs] * pb[i];
+          ob[i] = pg[i * gs] * pa[i];
+        }
+        return;
+      }
       for (std::int64_t i = s; i < e; ++i) {
-        oa[i] = pg[i] * pb[i];
-        ob[i] = pg[i] * pa[i];
+        oa[i] = ca ? pg[i * gs] * pb[i] + ca[i] : pg[i * gs] * pb[i];
+        ob[i] = cb ? pg[i * gs] * pa[i] + cb[i] : pg[i * gs] * pa[i];
       }
     });
   });
+  if (acc_a.defined()) (*acc.claimed)[0] = 1;
+  if (acc_b.defined()) (*acc.claimed)[1] = 1;
   return {ga, gb};
 }
 
@@ -94,12 +122,13 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   if (any_requires_grad({&a, &b})) {
     const bool ra = a.requires_grad(), rb = b.requires_grad();
     // d(ab)/da = b, d(ab)/db = a: each side saves only what the other's gradient needs.
-    record("MulBackward", {a, b}, {out}, {rb ? a : Tensor(), ra ? b : Tensor()},
+    auto node = record("MulBackward", {a, b}, {out}, {rb ? a : Tensor(), ra ? b : Tensor()},
            [ra, rb](const Grads& g, const Grads& s) {
              if (ra && rb && s[0].shape() == s[1].shape() && !any_requires_grad({&g[0], &s[0], &s[1]}))
                return mul_backward_both(g[0], s[0], s[1]);
              return Grads{ra ? mul(g[0], s[1]) : Tensor(), rb ? mul(g[0], s[0]) : Tensor()};
            });
+    node->folds_accumulated = true;
   }
   return out;
 }

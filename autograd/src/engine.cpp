@@ -9,6 +9,13 @@
 #include "xgrad/autograd/autograd.hpp"
 #include "xgrad/autograd/factories.hpp"
 
+namespace xgrad::detail {
+GradAccumulators& current_accumulators() {
+  thread_local GradAccumulators acc;
+  return acc;
+}
+}  // namespace xgrad::detail
+
 namespace xgrad::autograd {
 
 namespace {
@@ -126,7 +133,33 @@ std::vector<Tensor> run(const std::vector<Edge>& roots, std::vector<Tensor> root
       acc->accumulate(buf[0], create_graph);
       continue;
     }
-    std::vector<Tensor> grads = n->apply(std::move(buf));
+    // Offer the gradients already accumulated for this node's inputs (see GradAccumulators);
+    // an input reached by two edges of the node is not offered (it would be counted twice).
+    const bool offer = n->folds_accumulated && !create_graph;
+    std::vector<Tensor> offered(offer ? n->next_edges.size() : 0);
+    std::vector<char> claimed(offer ? n->next_edges.size() : 0, 0);
+    if (offer)
+      for (std::size_t i = 0; i < offered.size(); ++i) {
+        const Edge& e = n->next_edges[i];
+        if (!e.fn || exec[topo(e.fn.get())] == 0) continue;
+        bool shared = false;
+        for (std::size_t j = 0; j < offered.size(); ++j)
+          shared = shared || (j != i && n->next_edges[j].fn == e.fn && n->next_edges[j].input_nr == e.input_nr);
+        if (!shared) offered[i] = buffers[topo(e.fn.get())][e.input_nr];
+      }
+    std::vector<Tensor> grads;
+    {
+      detail::GradAccumulators& acc = detail::current_accumulators();
+      const detail::GradAccumulators saved = acc;
+      acc = offer ? detail::GradAccumulators{&offered, &claimed} : detail::GradAccumulators{};
+      try {
+        grads = n->apply(std::move(buf));
+      } catch (...) {
+        acc = saved;
+        throw;
+      }
+      acc = saved;
+    }
     if (grads.size() != n->next_edges.size())
       throw Error(fmt::format("{}: backward returned {} gradients but the op has {} inputs", n->name(), grads.size(),
                               n->next_edges.size()));
@@ -145,7 +178,9 @@ std::vector<Tensor> run(const std::vector<Edge>& roots, std::vector<Tensor> root
                                 n->name(), i, g.shape(), g.dtype(), meta.shape, meta.dtype));
       if (anomaly) check_finite(g, *n, i);
       Tensor& slot = buffers[topo(e.fn.get())][e.input_nr];
-      if (!slot.defined()) {
+      if (offer && claimed[i] && g.shape() == meta.shape) {
+        slot = std::move(g);  // already holds the previous sum
+      } else if (!slot.defined()) {
         slot = std::move(g);
       } else if (!create_graph && g.impl().use_count() == 1 && g.impl()->storage.use_count() == 1 &&
                  !g.requires_grad()) {

@@ -169,4 +169,14 @@ Shape reduced_shape(const Shape& shape, const std::vector<bool>& mask, bool keep
 template <class T>
 using acc_t = std::conditional_t<std::is_same_v<T, float>, double, T>;
 
+/// What the engine offers the node it is running (this thread only): for each input edge,
+/// the gradient already accumulated for that input (undefined when none, or when it cannot
+/// be offered). A backward may fold offered[i] into its own result for input i (one pass
+/// instead of two) and set claimed[i]; the engine then takes that result as the sum.
+struct GradAccumulators {
+  const std::vector<Tensor>* offered = nullptr;
+  std::vector<char>* claimed = nullptr;
+};
+GradAccumulators& current_accumulators();
+
 }  // namespace xgrad::detail

@@ -1,5 +1,6 @@
 // sum and mean, and the reduction index helpers the other reductions share.
 #include "kernel.hpp"
+#include "view.hpp"
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/reduction.hpp"
 #include "xgrad/autograd/shape.hpp"
@@ -67,6 +68,18 @@ namespace {
 
 using Grads = std::vector<Tensor>;
 
+// g (a reduction's gradient, shape `kept` up to size-1 dims) as a stride-0 view of shape
+// `in_shape`: one view when nothing records, else the differentiable reshape + expand.
+Tensor broadcast_back(const Tensor& g, const Shape& kept, const Shape& in_shape) {
+  if (any_requires_grad({&g})) return expand(reshape(g, kept), in_shape);
+  const Tensor gp = detail::packed(g);
+  const Shape kst = detail::contiguous_strides(kept);
+  Shape st(in_shape.size(), 0);
+  for (std::size_t d = 0; d < in_shape.size(); ++d)
+    if (kept[d] == in_shape[d] && kept[d] != 1) st[d] = kst[d];
+  return detail::make_view(gp, {in_shape, st, gp.storage_offset()});
+}
+
 // Sum over the masked dims into a tensor of shape `out_shape`.
 Tensor sum_kernel(const Tensor& a, const std::vector<bool>& mask, const Shape& out_shape) {
   Tensor out = detail::make_tensor(out_shape, a.dtype());
@@ -129,7 +142,7 @@ Tensor sum(const Tensor& a, const Dims& dims, bool keepdim) {
     // d(sum)/da_i = 1: the gradient is broadcast back over the reduced dims.
     record("SumBackward", {a}, {out}, {},
            [in_shape = a.shape(), kept = detail::reduced_shape(a.shape(), mask, true)](const Grads& g, const Grads&) {
-             return Grads{expand(reshape(g[0], kept), in_shape)};
+             return Grads{broadcast_back(g[0], kept, in_shape)};
            });
   }
   return out;
@@ -152,7 +165,7 @@ Tensor mean(const Tensor& a, const Dims& dims, bool keepdim) {
     // d(mean)/da_i = 1/N.
     record("MeanBackward", {a}, {s}, {},
            [in_shape = a.shape(), kept = detail::reduced_shape(a.shape(), mask, true), n](const Grads& g, const Grads&) {
-             return Grads{expand(reshape(div(g[0], static_cast<double>(n)), kept), in_shape)};
+             return Grads{broadcast_back(div(g[0], static_cast<double>(n)), kept, in_shape)};
            });
   }
   return s;

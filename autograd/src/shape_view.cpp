@@ -161,6 +161,7 @@ Tensor reshape(const Tensor& a, const Shape& shape) {
   detail::check_defined(a, "reshape");
   Shape s = infer_shape(a, shape, "reshape");
   if (s == a.shape()) return a;
+  if (a.is_contiguous()) return reshape_view(a, s, detail::contiguous_strides(s), "ViewBackward");
   if (auto st = view_strides(a, s)) return reshape_view(a, s, *st, "ViewBackward");
   // A copy (PyTorch's _unsafe_view): the result is not a view of anything.
   Tensor out = reshape_view(a.contiguous(), s, detail::contiguous_strides(s), "ViewBackward");

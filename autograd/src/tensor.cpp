@@ -313,7 +313,8 @@ Tensor Tensor::detach() const {
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = impl_->storage;
   impl->shape = impl_->shape;
-  impl->strides = strides();
+  impl->strides_ready = impl_->strides_ready;  // a fresh tensor's strides stay lazy
+  if (impl_->strides_ready) impl->strides = impl_->strides;
   impl->storage_offset = impl_->storage_offset;
   impl->contiguous = impl_->contiguous;
   impl->numel = impl_->numel;

@@ -59,6 +59,9 @@ class Node : public std::enable_shared_from_this<Node> {
   };
   static constexpr std::size_t kRetainGradHook = 0;
   std::vector<PreHook> pre_hooks;
+  /// Set by ops whose backward can fold the gradient already accumulated for an input into
+  /// its own result (one pass instead of two); the engine offers it only to those.
+  bool folds_accumulated = false;
   /// Creation order; also the forward creation site reported by anomaly mode.
   std::uint64_t sequence_nr;
   std::string creation_site;  // filled only under DetectAnomalyGuard

@@ -408,8 +408,10 @@ inline void refresh_view(TensorImpl& impl) {
 
 template <class T>
 T* Tensor::strided_data_ptr() const {
-  detail::check_defined(*this, "data_ptr");
-  if (impl_->dtype != dtype_of<T>()) detail::throw_dtype_mismatch("data_ptr", impl_->dtype, dtype_of<T>());
+  if (!impl_ || impl_->dtype != dtype_of<T>()) [[unlikely]] {
+    detail::check_defined(*this, "data_ptr");
+    detail::throw_dtype_mismatch("data_ptr", impl_->dtype, dtype_of<T>());
+  }
   return reinterpret_cast<T*>(impl_->storage->data) + impl_->storage_offset;
 }
 
