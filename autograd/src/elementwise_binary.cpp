@@ -52,13 +52,13 @@ Grads mul_backward_both(const Tensor& g, const Tensor& a_in, const Tensor& b_in)
   const Tensor a = detail::packed(a_in), b = detail::packed(b_in);
   const bool g_scalar = !g.is_contiguous() && std::all_of(g.strides().begin(), g.strides().end(),
                                                           [](std::int64_t st) { return st == 0; });
-  const Tensor gp = g_scalar ? detail::make_view(g, {{}, {}, g.storage_offset()}) : detail::packed(g);
+  const Tensor gp = g_scalar ? g : detail::packed(g);
   Tensor ga = detail::make_tensor(g.shape(), g.dtype());
   Tensor gb = detail::make_tensor(g.shape(), g.dtype());
   detail::GradAccumulators& acc = detail::current_accumulators();
   auto offered = [&](std::size_t i) {
-    if (!acc.offered || acc.offered->size() != 2) return Tensor();
-    const Tensor& t = (*acc.offered)[i];
+    if (!acc.offered || acc.n != 2) return Tensor();
+    const Tensor& t = acc.offered[i];
     const bool ok = t.defined() && t.is_contiguous() && t.shape() == g.shape() && t.dtype() == g.dtype() &&
                     !t.requires_grad();
     return ok ? t : Tensor();
@@ -66,7 +66,7 @@ Grads mul_backward_both(const Tensor& g, const Tensor& a_in, const Tensor& b_in)
   const Tensor acc_a = offered(0), acc_b = offered(1);
   detail::dispatch(g.dtype(), [&]<class T>() {
     // g is packed, or one value broadcast everywhere (sum's gradient): read with stride 0.
-    const T* pg = gp.data_ptr<T>();
+    const T* pg = gp.strided_data_ptr<T>();
     const std::int64_t gs = g_scalar ? 0 : 1;
     const T* pa = a.data_ptr<T>();
     const T* pb = b.data_ptr<T>();
@@ -88,8 +88,8 @@ Grads mul_backward_both(const Tensor& g, const Tensor& a_in, const Tensor& b_in)
       }
     });
   });
-  if (acc_a.defined()) (*acc.claimed)[0] = 1;
-  if (acc_b.defined()) (*acc.claimed)[1] = 1;
+  if (acc_a.defined()) acc.claimed[0] = 1;
+  if (acc_b.defined()) acc.claimed[1] = 1;
   return {ga, gb};
 }
 

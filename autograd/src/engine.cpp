@@ -1,6 +1,7 @@
 // The reverse-mode engine: an iterative DFS gives a topological order (no recursion, so a
 // chain of 100,000 ops cannot overflow the stack); nodes then run in that order, each one
 // after every node that feeds it a gradient.
+#include <array>
 #include <climits>
 #include <cmath>
 #include <unordered_map>
@@ -135,15 +136,16 @@ std::vector<Tensor> run(const std::vector<Edge>& roots, std::vector<Tensor> root
     }
     // Offer the gradients already accumulated for this node's inputs (see GradAccumulators);
     // an input reached by two edges of the node is not offered (it would be counted twice).
-    const bool offer = n->folds_accumulated && !create_graph;
-    std::vector<Tensor> offered(offer ? n->next_edges.size() : 0);
-    std::vector<char> claimed(offer ? n->next_edges.size() : 0, 0);
+    constexpr std::size_t kMaxOffers = 4;
+    const bool offer = n->folds_accumulated && !create_graph && n->next_edges.size() <= kMaxOffers;
+    std::array<Tensor, kMaxOffers> offered;
+    std::array<char, kMaxOffers> claimed{};
     if (offer)
-      for (std::size_t i = 0; i < offered.size(); ++i) {
+      for (std::size_t i = 0; i < n->next_edges.size(); ++i) {
         const Edge& e = n->next_edges[i];
         if (!e.fn || exec[topo(e.fn.get())] == 0) continue;
         bool shared = false;
-        for (std::size_t j = 0; j < offered.size(); ++j)
+        for (std::size_t j = 0; j < n->next_edges.size(); ++j)
           shared = shared || (j != i && n->next_edges[j].fn == e.fn && n->next_edges[j].input_nr == e.input_nr);
         if (!shared) offered[i] = buffers[topo(e.fn.get())][e.input_nr];
       }
@@ -151,7 +153,8 @@ std::vector<Tensor> run(const std::vector<Edge>& roots, std::vector<Tensor> root
     {
       detail::GradAccumulators& acc = detail::current_accumulators();
       const detail::GradAccumulators saved = acc;
-      acc = offer ? detail::GradAccumulators{&offered, &claimed} : detail::GradAccumulators{};
+      acc = offer ? detail::GradAccumulators{offered.data(), claimed.data(), n->next_edges.size()}
+                  : detail::GradAccumulators{};
       try {
         grads = n->apply(std::move(buf));
       } catch (...) {

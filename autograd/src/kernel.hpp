@@ -174,8 +174,9 @@ using acc_t = std::conditional_t<std::is_same_v<T, float>, double, T>;
 /// be offered). A backward may fold offered[i] into its own result for input i (one pass
 /// instead of two) and set claimed[i]; the engine then takes that result as the sum.
 struct GradAccumulators {
-  const std::vector<Tensor>* offered = nullptr;
-  std::vector<char>* claimed = nullptr;
+  const Tensor* offered = nullptr;  // one per input edge of the running node
+  char* claimed = nullptr;
+  std::size_t n = 0;
 };
 GradAccumulators& current_accumulators();
 

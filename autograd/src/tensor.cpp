@@ -148,9 +148,9 @@ std::int64_t Tensor::storage_offset() const {
   detail::check_defined(*this, "storage_offset");
   return impl_->storage_offset;
 }
-bool Tensor::is_contiguous() const {
-  detail::check_defined(*this, "is_contiguous");
-  return impl_->contiguous;
+void Tensor::detail_throw_undefined(const char* op) {
+  detail::check_defined(Tensor(), op);
+  throw Error(op);  // not reached
 }
 bool Tensor::is_view() const {
   detail::check_defined(*this, "is_view");

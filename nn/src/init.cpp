@@ -8,6 +8,7 @@
 
 #include "xgrad/autograd/factories.hpp"
 #include "xgrad/autograd/kernel/kernel.hpp"
+#include "xgrad/autograd/node.hpp"
 
 namespace xgrad::nn::init {
 
@@ -23,6 +24,20 @@ void check_floating(const Tensor& t, std::string_view op) {
     throw Error(fmt::format("nn::init::{}: expected a float32 or float64 tensor, got {}", op, t.describe()));
 }
 
+// body(p) writes t's elements in row-major order through p: t's own buffer when t is packed,
+// else a packed scratch tensor copied into t through its strides (a view of a parameter).
+template <class T, class F>
+void write_packed(const Tensor& t, F body) {
+  if (t.is_contiguous()) {
+    body(t.data_ptr<T>());
+    return;
+  }
+  const Tensor tmp = empty(t.shape(), dtype(t.dtype()));
+  body(tmp.data_ptr<T>());
+  NoGradGuard ng;
+  Tensor(t).copy_(tmp);
+}
+
 // Marks the in-place write (the only autograd state an initialiser touches).
 void bump_version(const Tensor& t) { ++t.impl()->storage->version; }
 
@@ -31,9 +46,10 @@ template <class F>
 void write_from(const Tensor& t, const Tensor& src, F f) {
   const double* s = src.data_ptr<double>();
   kernel::dispatch(t.dtype(), [&]<class T>() {
-    T* p = t.data_ptr<T>();
-    kernel::parallel_for(t.numel(), [&](std::int64_t b, std::int64_t e) {
-      for (std::int64_t i = b; i < e; ++i) p[i] = static_cast<T>(f(s[i]));
+    write_packed<T>(t, [&](T* p) {
+      kernel::parallel_for(t.numel(), [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t i = b; i < e; ++i) p[i] = static_cast<T>(f(s[i]));
+      });
     });
   });
   bump_version(t);
@@ -55,9 +71,10 @@ Tensor fill_normal(const Tensor& t, double mean, double sd) {
 
 Tensor fill_constant(const Tensor& t, double v) {
   kernel::dispatch(t.dtype(), [&]<class T>() {
-    T* p = t.data_ptr<T>();
-    const T x = static_cast<T>(v);
-    kernel::parallel_for(t.numel(), [&](std::int64_t b, std::int64_t e) { std::fill(p + b, p + e, x); });
+    write_packed<T>(t, [&](T* p) {
+      const T x = static_cast<T>(v);
+      kernel::parallel_for(t.numel(), [&](std::int64_t b, std::int64_t e) { std::fill(p + b, p + e, x); });
+    });
   });
   bump_version(t);
   return t;
@@ -265,9 +282,10 @@ Tensor eye_(const Tensor& tensor) {
     throw Error(fmt::format("nn::init::eye_: only 2-d tensors are supported, got shape {}", tensor.shape()));
   const std::int64_t n = tensor.size(0), m = tensor.size(1);
   kernel::dispatch(tensor.dtype(), [&]<class T>() {
-    T* p = tensor.data_ptr<T>();
-    std::fill(p, p + tensor.numel(), T(0));
-    for (std::int64_t i = 0; i < std::min(n, m); ++i) p[i * m + i] = T(1);
+    write_packed<T>(tensor, [&](T* p) {
+      std::fill(p, p + tensor.numel(), T(0));
+      for (std::int64_t i = 0; i < std::min(n, m); ++i) p[i * m + i] = T(1);
+    });
   });
   bump_version(tensor);
   return tensor;
@@ -294,11 +312,12 @@ Tensor dirac_(const Tensor& tensor, std::int64_t groups) {
   for (std::int64_t d = 2; d < dims; ++d)
     centre += (s[static_cast<std::size_t>(d)] / 2) * stride[static_cast<std::size_t>(d)];
   kernel::dispatch(tensor.dtype(), [&]<class T>() {
-    T* p = tensor.data_ptr<T>();
-    std::fill(p, p + tensor.numel(), T(0));
-    if (tensor.numel() == 0) return;
-    for (std::int64_t g = 0; g < groups; ++g)
-      for (std::int64_t d = 0; d < min_dim; ++d) p[(g * out_per_group + d) * stride[0] + d * stride[1] + centre] = T(1);
+    write_packed<T>(tensor, [&](T* p) {
+      std::fill(p, p + tensor.numel(), T(0));
+      if (tensor.numel() == 0) return;
+      for (std::int64_t g = 0; g < groups; ++g)
+        for (std::int64_t d = 0; d < min_dim; ++d) p[(g * out_per_group + d) * stride[0] + d * stride[1] + centre] = T(1);
+    });
   });
   bump_version(tensor);
   return tensor;
@@ -350,14 +369,15 @@ Tensor orthogonal_(const Tensor& tensor, double gain) {
   // Result R (rows x cols, row-major) = Q (tall) or Q^T (wide). Q^T's row-major buffer is
   // Q's column-major one; Q's row-major element (i, j) is Q[j * m + i].
   kernel::dispatch(tensor.dtype(), [&]<class T>() {
-    T* p = tensor.data_ptr<T>();
-    if (wide) {
-      for (std::int64_t i = 0; i < rows * cols; ++i) p[i] = static_cast<T>(gain * Q[static_cast<std::size_t>(i)]);
-    } else {
-      for (std::int64_t i = 0; i < rows; ++i)
-        for (std::int64_t j = 0; j < cols; ++j)
-          p[i * cols + j] = static_cast<T>(gain * Q[static_cast<std::size_t>(j * m + i)]);
-    }
+    write_packed<T>(tensor, [&](T* p) {
+      if (wide) {
+        for (std::int64_t i = 0; i < rows * cols; ++i) p[i] = static_cast<T>(gain * Q[static_cast<std::size_t>(i)]);
+      } else {
+        for (std::int64_t i = 0; i < rows; ++i)
+          for (std::int64_t j = 0; j < cols; ++j)
+            p[i * cols + j] = static_cast<T>(gain * Q[static_cast<std::size_t>(j * m + i)]);
+      }
+    });
   });
   bump_version(tensor);
   return tensor;

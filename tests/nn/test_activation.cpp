@@ -731,4 +731,16 @@ BOOST_AUTO_TEST_CASE(errors_bad_options_and_undefined) {
   XGRAD_CHECK_THROW_MSG(F::gelu(Tensor()), "gelu");
 }
 
+// libtorch's torch::gelu / torch::softmax / torch::log_softmax spellings work: xgrad::gelu etc.
+// are the nn::functional ops (same values, same gradients), also on a transposed view.
+BOOST_AUTO_TEST_CASE(activations_under_the_xgrad_namespace) {
+  Tensor x = rand64({3, 4}, 4.0, -2.0);
+  check_close(xgrad::gelu(x), F::gelu(x), 0);
+  check_close(xgrad::gelu(x, "tanh"), F::gelu(x, "tanh"), 0);
+  check_close(xgrad::softmax(x, 1), F::softmax(x, 1), 0);
+  check_close(xgrad::log_softmax(x.t(), -1), F::log_softmax(x.t().contiguous(), -1), 0);
+  check_gradcheck([](const std::vector<Tensor>& in) { return xgrad::softmax(in[0].t(), 0); },
+                  {rand64({3, 4}).requires_grad_()});
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -380,4 +380,25 @@ BOOST_AUTO_TEST_CASE(works_on_leaf_parameters) {
   test::check_close(w.grad(), full({16, 8}, 2.0), 0.0);
 }
 
+// Initialisers write through views (a slice of a parameter, a transposed weight): the base
+// changes exactly where the view reaches.
+BOOST_AUTO_TEST_CASE(initialisers_write_through_views) {
+  Tensor w = zeros({4, 3}, dtype(float64));
+  init::constant_(w.narrow(0, 1, 2), 5.0);
+  BOOST_CHECK(w.to_vector<double>() == (std::vector<double>{0, 0, 0, 5, 5, 5, 5, 5, 5, 0, 0, 0}));
+  Tensor e = zeros({2, 3}, dtype(float64));
+  init::eye_(e.t());  // e^T is 3x2 with ones on its diagonal: e[0][0] = e[1][1] = 1
+  BOOST_CHECK(e.to_vector<double>() == (std::vector<double>{1, 0, 0, 0, 1, 0}));
+  Tensor u = zeros({3, 4}, dtype(float64));
+  manual_seed(3);
+  init::uniform_(u.slice(1, 0, 4, 2), 1.0, 2.0);  // columns 0 and 2 only
+  const auto v = u.to_vector<double>();
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i % 2 == 0)
+      BOOST_CHECK(v[i] >= 1.0 && v[i] < 2.0);
+    else
+      BOOST_CHECK_EQUAL(v[i], 0.0);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -320,6 +320,7 @@ class Tensor {
   Tensor& copy_(const Tensor& src);
   Tensor& clamp_(std::optional<double> min, std::optional<double> max);
 
+  [[noreturn]] static void detail_throw_undefined(const char* op);
   /// Internal handle (for extenders writing their own ops).
   const std::shared_ptr<TensorImpl>& impl() const { return impl_; }
   /// True when both handles point to the same tensor.
@@ -406,8 +407,13 @@ inline void refresh_view(TensorImpl& impl) {
 }
 }
 
+inline bool Tensor::is_contiguous() const {
+  if (!impl_) detail_throw_undefined("is_contiguous");
+  return impl_->contiguous;
+}
+
 template <class T>
-T* Tensor::strided_data_ptr() const {
+[[gnu::always_inline]] inline T* Tensor::strided_data_ptr() const {
   if (!impl_ || impl_->dtype != dtype_of<T>()) [[unlikely]] {
     detail::check_defined(*this, "data_ptr");
     detail::throw_dtype_mismatch("data_ptr", impl_->dtype, dtype_of<T>());
@@ -416,7 +422,7 @@ T* Tensor::strided_data_ptr() const {
 }
 
 template <class T>
-T* Tensor::data_ptr() const {
+[[gnu::always_inline]] inline T* Tensor::data_ptr() const {
   T* p = strided_data_ptr<T>();
   if (!impl_->contiguous) detail::throw_not_contiguous(*this, "data_ptr");
   return p;
