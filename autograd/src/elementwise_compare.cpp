@@ -110,10 +110,9 @@ Tensor sign(const Tensor& a) {
 Tensor maximum(const Tensor& a, const Tensor& b) { return extremum(a, b, true); }
 Tensor minimum(const Tensor& a, const Tensor& b) { return extremum(a, b, false); }
 
-Tensor where(const Tensor& cond_in, const Tensor& a_in, const Tensor& b_in) {
-  detail::check_defined(cond_in, "where");
-  detail::check_same_dtype(a_in, b_in, "where");
-  const Tensor cond = cond_in.contiguous(), a = a_in.contiguous(), b = b_in.contiguous();
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  detail::check_defined(cond, "where");
+  detail::check_same_dtype(a, b, "where");
   Shape os = broadcast_shapes(a.shape(), b.shape(), "where");
   if (cond.shape() != os) {
     try {
@@ -126,26 +125,25 @@ Tensor where(const Tensor& cond_in, const Tensor& a_in, const Tensor& b_in) {
   Tensor out = detail::make_tensor(os, a.dtype());
   detail::dispatch(cond.dtype(), [&]<class C>() {
     detail::dispatch(a.dtype(), [&]<class T>() {
-      const C* pc = cond.data_ptr<C>();
-      const T* pa = a.data_ptr<T>();
-      const T* pb = b.data_ptr<T>();
+      const C* pc = cond.strided_data_ptr<C>();
+      const T* pa = a.strided_data_ptr<T>();
+      const T* pb = b.strided_data_ptr<T>();
       T* po = out.data_ptr<T>();
-      if (cond.shape() == os && a.shape() == os && b.shape() == os) {
+      if (cond.shape() == os && a.shape() == os && b.shape() == os && cond.is_contiguous() && a.is_contiguous() &&
+          b.is_contiguous()) {
         detail::parallel_for(out.numel(), detail::kGrain, [&](std::int64_t s, std::int64_t e) {
           for (std::int64_t i = s; i < e; ++i) po[i] = pc[i] != C(0) ? pa[i] : pb[i];
         });
         return;
       }
-      std::array<std::vector<std::int64_t>, 3> st{detail::broadcast_strides(cond.shape(), os),
-                                                  detail::broadcast_strides(a.shape(), os),
-                                                  detail::broadcast_strides(b.shape(), os)};
-      detail::broadcast_rows<3>(os, st,
-                                [&](std::int64_t o, const std::array<std::int64_t, 3>& off, std::int64_t len,
-                                    const std::array<std::int64_t, 3>& is) {
-                                  for (std::int64_t j = 0; j < len; ++j)
-                                    po[o + j] = pc[off[0] + j * is[0]] != C(0) ? pa[off[1] + j * is[1]]
-                                                                               : pb[off[2] + j * is[2]];
-                                });
+      std::array<std::vector<std::int64_t>, 4> st{out.strides(), detail::broadcast_strides(cond, os),
+                                                  detail::broadcast_strides(a, os), detail::broadcast_strides(b, os)};
+      detail::strided_rows<4>(os, st, [&](const std::array<std::int64_t, 4>& off, std::int64_t len,
+                                          const std::array<std::int64_t, 4>& is) {
+        for (std::int64_t j = 0; j < len; ++j)
+          po[off[0] + j * is[0]] =
+              pc[off[1] + j * is[1]] != C(0) ? pa[off[2] + j * is[2]] : pb[off[3] + j * is[3]];
+      });
     });
   });
   if (any_requires_grad({&a, &b})) {

@@ -21,15 +21,6 @@ namespace xgrad::autograd {
 
 namespace {
 
-// True when `shape` broadcasts to `to` (NumPy rules).
-bool expandable(const Shape& shape, const Shape& to) {
-  if (shape.size() > to.size()) return false;
-  const std::size_t off = to.size() - shape.size();
-  for (std::size_t i = 0; i < shape.size(); ++i)
-    if (shape[i] != 1 && shape[i] != to[off + i]) return false;
-  return true;
-}
-
 struct Target {
   Node* node;
   std::uint32_t output_nr;
@@ -173,7 +164,7 @@ std::vector<Tensor> run(const std::vector<Edge>& roots, std::vector<Tensor> root
       const OutputMeta& meta = e.fn->outputs[e.input_nr];
       // A broadcast input gets the gradient of its broadcast shape: the engine sums it back
       // (ops do not reduce broadcast gradients themselves). Anything else is an error.
-      if (g.dtype() == meta.dtype && g.shape() != meta.shape && expandable(meta.shape, g.shape()))
+      if (g.dtype() == meta.dtype && g.shape() != meta.shape && detail::broadcasts_to(meta.shape, g.shape()))
         g = sum_to(g, meta.shape);
       if (g.shape() != meta.shape || g.dtype() != meta.dtype)
         throw Error(fmt::format("{}: backward returned an invalid gradient for input {}: got shape {} {} but expected "

@@ -6,16 +6,6 @@ namespace xgrad {
 
 namespace detail {
 
-namespace {
-bool broadcasts_to(const Shape& shape, const Shape& to) {
-  if (shape.size() > to.size()) return false;
-  const std::size_t off = to.size() - shape.size();
-  for (std::size_t i = 0; i < shape.size(); ++i)
-    if (shape[i] != 1 && shape[i] != to[off + i]) return false;
-  return true;
-}
-}  // namespace
-
 std::vector<Tensor> apply_custom(
     const std::string& name, const std::vector<Tensor>& inputs,
     const std::function<std::vector<Tensor>(FunctionCtx&)>& forward,

@@ -57,47 +57,8 @@ Tensor divide(const Tensor& a, const Tensor& b, std::string_view op);
 /// Row-major contiguous strides of a shape (in elements).
 std::vector<std::int64_t> contiguous_strides(const Shape& s);
 
-/// Strides of an input of shape `in` read as if broadcast to `out` (0 on broadcast dims).
-std::vector<std::int64_t> broadcast_strides(const Shape& in, const Shape& out);
-
-/// Visits every element of `out_shape` in row-major order, split into rows of the last dim.
-/// f(out_offset, offsets[k] for each input, inner_len, inner_strides[k]) for each row.
-/// `strides` holds each input's strides against out_shape. Parallel over rows above kGrain
-/// elements.
-template <std::size_t K, class F>
-void broadcast_rows(const Shape& out_shape, const std::array<std::vector<std::int64_t>, K>& strides, F&& f) {
-  const std::int64_t nd = static_cast<std::int64_t>(out_shape.size());
-  const std::int64_t inner = nd == 0 ? 1 : out_shape.back();
-  const std::int64_t total = shape_numel(out_shape);
-  if (total == 0) return;
-  const std::int64_t rows = total / inner;
-  std::array<std::int64_t, K> inner_stride{};
-  for (std::size_t k = 0; k < K; ++k) inner_stride[k] = nd == 0 ? 0 : strides[k][nd - 1];
-  auto run = [&](std::int64_t r0, std::int64_t r1) {
-    // multi-index of row r0 over the outer dims
-    std::vector<std::int64_t> idx(static_cast<std::size_t>(std::max<std::int64_t>(nd - 1, 0)));
-    std::int64_t rem = r0;
-    for (std::int64_t d = nd - 2; d >= 0; --d) {
-      idx[d] = rem % out_shape[d];
-      rem /= out_shape[d];
-    }
-    std::array<std::int64_t, K> off{};
-    for (std::size_t k = 0; k < K; ++k)
-      for (std::int64_t d = 0; d < nd - 1; ++d) off[k] += idx[d] * strides[k][d];
-    for (std::int64_t r = r0; r < r1; ++r) {
-      f(r * inner, off, inner, inner_stride);
-      for (std::int64_t d = nd - 2; d >= 0; --d) {
-        ++idx[d];
-        for (std::size_t k = 0; k < K; ++k) off[k] += strides[k][d];
-        if (idx[d] < out_shape[d]) break;
-        for (std::size_t k = 0; k < K; ++k) off[k] -= idx[d] * strides[k][d];
-        idx[d] = 0;
-      }
-    }
-  };
-  const std::int64_t grain_rows = std::max<std::int64_t>(1, kGrain / std::max<std::int64_t>(inner, 1));
-  parallel_for(rows, grain_rows, run);
-}
+/// True when `shape` broadcasts to `to` (NumPy rules: trailing dims equal or 1).
+bool broadcasts_to(const Shape& shape, const Shape& to);
 
 /// Normalises a possibly negative dim against ndim; throws "<op>: dim d out of range for
 /// tensor of shape [...]".

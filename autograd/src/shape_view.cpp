@@ -482,7 +482,9 @@ Tensor as_strided(const Tensor& a, const Shape& size, const Shape& stride, std::
     if (size[d] < 0 || stride[d] < 0)
       throw Error(fmt::format("as_strided: negative size or stride (size {}, stride {})", size, stride));
     if (size[d] == 0) last = -1;
-    if (last >= 0) last += (size[d] - 1) * stride[d];
+    std::int64_t reach = 0;
+    if (last >= 0 && (__builtin_mul_overflow(size[d] - 1, stride[d], &reach) || __builtin_add_overflow(last, reach, &last)))
+      throw Error(fmt::format("as_strided: size {} and stride {} reach past the int64 range", size, stride));
   }
   const auto capacity = static_cast<std::int64_t>(a.impl()->storage->nbytes / dtype_size(a.dtype()));
   if (last >= capacity)

@@ -99,12 +99,12 @@ std::vector<std::int64_t> contiguous_strides(const Shape& s) {
   return st;
 }
 
-std::vector<std::int64_t> broadcast_strides(const Shape& in, const Shape& out) {
-  std::vector<std::int64_t> st(out.size(), 0);
-  auto cs = contiguous_strides(in);
-  const std::size_t off = out.size() - in.size();
-  for (std::size_t i = 0; i < in.size(); ++i) st[off + i] = in[i] == 1 ? 0 : cs[i];
-  return st;
+bool broadcasts_to(const Shape& shape, const Shape& to) {
+  if (shape.size() > to.size()) return false;
+  const std::size_t off = to.size() - shape.size();
+  for (std::size_t i = 0; i < shape.size(); ++i)
+    if (shape[i] != 1 && shape[i] != to[off + i]) return false;
+  return true;
 }
 
 std::int64_t wrap_dim(std::int64_t dim, std::int64_t ndim, std::string_view op, const Shape& shape) {

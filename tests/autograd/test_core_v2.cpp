@@ -125,6 +125,7 @@ BOOST_AUTO_TEST_CASE(layout_errors) {
   BOOST_CHECK(a.t().reshape({6}).is_contiguous());
   XGRAD_CHECK_THROW_MSG(a.select(1, 3), "select: index 3 is out of range for dimension 1 of size 3");
   XGRAD_CHECK_THROW_MSG(a.as_strided({2, 4}, {4, 1}), "as_strided");
+  XGRAD_CHECK_THROW_MSG(a.as_strided({3, 2}, {INT64_MAX / 2 + 1, 1}), "reach past the int64 range");
   Tensor e = zeros({3}).expand({2, 3});
   XGRAD_CHECK_THROW_MSG(e.add_(1.0), "more than one element of the written-to tensor");
   using namespace xgrad::indexing;
