@@ -42,6 +42,20 @@ inline void check_close(const Tensor& a, const Tensor& b, double tol = 1e-6) {
 }
 
 /// float64 leaf with values from randn, requiring grad.
+/// Checks shape and values (compared in float64; NaN matches NaN, inf matches inf).
+inline void check_values(const Tensor& t, const Shape& shape, const std::vector<double>& want, double tol = 1e-12) {
+  BOOST_REQUIRE_MESSAGE(t.shape() == shape,
+                        "shape " << fmt::format("{}", t.shape()) << " != " << fmt::format("{}", shape));
+  const auto got = t.detach().to(float64).to_vector<double>();
+  BOOST_REQUIRE_EQUAL(got.size(), want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const bool ok = std::isnan(want[i])   ? std::isnan(got[i])
+                    : std::isinf(want[i]) ? got[i] == want[i]
+                                          : std::fabs(got[i] - want[i]) <= tol * std::max(1.0, std::fabs(want[i]));
+    BOOST_CHECK_MESSAGE(ok, "element " << i << ": got " << got[i] << ", want " << want[i]);
+  }
+}
+
 inline Tensor rand64(const Shape& s, double scale = 1.0, double shift = 0.0) {
   Tensor t = randn(s, dtype(float64));
   NoGradGuard ng;

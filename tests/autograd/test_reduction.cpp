@@ -10,6 +10,7 @@ using namespace xgrad;
 using xgrad::test::check_close;
 using xgrad::test::check_gradcheck;
 using xgrad::test::check_gradgradcheck;
+using xgrad::test::check_values;
 using xgrad::test::rand64;
 
 namespace {
@@ -19,19 +20,6 @@ constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
 
 Tensor f64(std::initializer_list<NestedList> v) { return tensor(v, dtype(float64)); }
 
-/// Checks shape and values (compared in float64; NaN matches NaN, inf matches inf).
-void check_values(const Tensor& t, const Shape& shape, const std::vector<double>& want, double tol = 1e-12) {
-  BOOST_REQUIRE_MESSAGE(t.shape() == shape,
-                        "shape " << fmt::format("{}", t.shape()) << " != " << fmt::format("{}", shape));
-  const auto got = t.detach().to(float64).to_vector<double>();
-  BOOST_REQUIRE_EQUAL(got.size(), want.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const bool ok = std::isnan(want[i])   ? std::isnan(got[i])
-                    : std::isinf(want[i]) ? got[i] == want[i]
-                                          : std::fabs(got[i] - want[i]) <= tol * std::max(1.0, std::fabs(want[i]));
-    BOOST_CHECK_MESSAGE(ok, "element " << i << ": got " << got[i] << ", want " << want[i]);
-  }
-}
 
 /// Gradient of sum(f(x)) with respect to a fresh leaf copy of x.
 Tensor grad_of(const std::function<Tensor(const Tensor&)>& f, const Tensor& x) {
