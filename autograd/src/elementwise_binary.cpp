@@ -56,14 +56,8 @@ Grads mul_backward_both(const Tensor& g, const Tensor& a_in, const Tensor& b_in)
   Tensor ga = detail::make_tensor(g.shape(), g.dtype());
   Tensor gb = detail::make_tensor(g.shape(), g.dtype());
   detail::GradAccumulators& acc = detail::current_accumulators();
-  auto offered = [&](std::size_t i) {
-    if (!acc.offered || acc.n != 2) return Tensor();
-    const Tensor& t = acc.offered[i];
-    const bool ok = t.defined() && t.is_contiguous() && t.shape() == g.shape() && t.dtype() == g.dtype() &&
-                    !t.requires_grad();
-    return ok ? t : Tensor();
-  };
-  const Tensor acc_a = offered(0), acc_b = offered(1);
+  const Tensor acc_a = detail::offered_accumulator(0, g.shape(), g.dtype(), false);
+  const Tensor acc_b = detail::offered_accumulator(1, g.shape(), g.dtype(), false);
   detail::dispatch(g.dtype(), [&]<class T>() {
     // g is packed, or one value broadcast everywhere (sum's gradient): read with stride 0.
     const T* pg = gp.strided_data_ptr<T>();

@@ -15,6 +15,16 @@ GradAccumulators& current_accumulators() {
   thread_local GradAccumulators acc;
   return acc;
 }
+
+Tensor offered_accumulator(std::size_t i, const Shape& shape, Dtype dtype, bool exclusive) {
+  const GradAccumulators& acc = current_accumulators();
+  if (acc.offered == nullptr || i >= acc.n) return Tensor();
+  const Tensor& t = acc.offered[i];
+  if (!t.defined() || !t.is_contiguous() || t.shape() != shape || t.dtype() != dtype || t.requires_grad())
+    return Tensor();
+  if (exclusive && (t.impl().use_count() != 1 || t.impl()->storage.use_count() != 1)) return Tensor();
+  return t;
+}
 }  // namespace xgrad::detail
 
 namespace xgrad::autograd {
@@ -138,7 +148,9 @@ std::vector<Tensor> run(const std::vector<Edge>& roots, std::vector<Tensor> root
         bool shared = false;
         for (std::size_t j = 0; j < n->next_edges.size(); ++j)
           shared = shared || (j != i && n->next_edges[j].fn == e.fn && n->next_edges[j].input_nr == e.input_nr);
-        if (!shared) offered[i] = buffers[topo(e.fn.get())][e.input_nr];
+        // Moved out of the buffer (and put back below unless claimed), so that a node may add
+        // into it in place when it holds the only reference.
+        if (!shared) offered[i] = std::move(buffers[topo(e.fn.get())][e.input_nr]);
       }
     std::vector<Tensor> grads;
     {
@@ -153,6 +165,10 @@ std::vector<Tensor> run(const std::vector<Edge>& roots, std::vector<Tensor> root
         throw;
       }
       acc = saved;
+      if (offer)
+        for (std::size_t i = 0; i < n->next_edges.size(); ++i)
+          if (offered[i].defined() && !claimed[i])
+            buffers[topo(n->next_edges[i].fn.get())][n->next_edges[i].input_nr] = std::move(offered[i]);
     }
     if (grads.size() != n->next_edges.size())
       throw Error(fmt::format("{}: backward returned {} gradients but the op has {} inputs", n->name(), grads.size(),

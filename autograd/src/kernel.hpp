@@ -140,5 +140,9 @@ struct GradAccumulators {
   std::size_t n = 0;
 };
 GradAccumulators& current_accumulators();
+/// offered[i] when it can be used as a gradient of `shape` and `dtype` (defined, packed, no
+/// history), else undefined; with `exclusive`, only when nothing else references it (so
+/// that it may be written in place).
+Tensor offered_accumulator(std::size_t i, const Shape& shape, Dtype dtype, bool exclusive);
 
 }  // namespace xgrad::detail

@@ -34,6 +34,9 @@ constexpr std::int64_t kParallelMacs = std::int64_t{1} << 20;
 constexpr std::int64_t kMinRowBlock = 128;
 // Row/column blocks are multiples of this (OpenBLAS micro-kernel tiles divide it).
 constexpr std::int64_t kBlockAlign = 16;
+// Rows below which a lone product under kThinUncut multiply-adds is not cut (product_grid).
+constexpr std::int64_t kThinRows = 64;
+constexpr std::int64_t kThinUncut = std::int64_t{1} << 22;
 // At most this many blocks per product: enough to balance 16 threads.
 constexpr std::int64_t kMaxBlocks = 32;
 // Each extra cut of a matrix's rows makes gemm pack op(B) once more (and a column cut, op(A)):
@@ -44,33 +47,36 @@ constexpr double kPackCost = 30.0, kPackBudget = 0.03;
 // ---- BLAS wrappers ---------------------------------------------------------------------------
 CBLAS_TRANSPOSE trans_flag(bool t) { return t ? CblasTrans : CblasNoTrans; }
 
+// beta is 0 (C = op(A) op(B)) or 1 (C += op(A) op(B): a gradient accumulated in place).
 inline void gemm(bool ta, bool tb, blasint n, blasint m, blasint k, const float* a, blasint lda, const float* b,
-                 blasint ldb, float* c, blasint ldc) {
-  cblas_sgemm(CblasRowMajor, trans_flag(ta), trans_flag(tb), n, m, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+                 blasint ldb, float* c, blasint ldc, float beta) {
+  cblas_sgemm(CblasRowMajor, trans_flag(ta), trans_flag(tb), n, m, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
 }
 inline void gemm(bool ta, bool tb, blasint n, blasint m, blasint k, const double* a, blasint lda, const double* b,
-                 blasint ldb, double* c, blasint ldc) {
-  cblas_dgemm(CblasRowMajor, trans_flag(ta), trans_flag(tb), n, m, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
+                 blasint ldb, double* c, blasint ldc, double beta) {
+  cblas_dgemm(CblasRowMajor, trans_flag(ta), trans_flag(tb), n, m, k, 1.0, a, lda, b, ldb, beta, c, ldc);
 }
 inline void gemv(bool t, blasint rows, blasint cols, const float* a, blasint lda, const float* x, blasint incx,
-                 float* y, blasint incy) {
-  cblas_sgemv(CblasRowMajor, trans_flag(t), rows, cols, 1.0f, a, lda, x, incx, 0.0f, y, incy);
+                 float* y, blasint incy, float beta) {
+  cblas_sgemv(CblasRowMajor, trans_flag(t), rows, cols, 1.0f, a, lda, x, incx, beta, y, incy);
 }
 inline void gemv(bool t, blasint rows, blasint cols, const double* a, blasint lda, const double* x, blasint incx,
-                 double* y, blasint incy) {
-  cblas_dgemv(CblasRowMajor, trans_flag(t), rows, cols, 1.0, a, lda, x, incx, 0.0, y, incy);
+                 double* y, blasint incy, double beta) {
+  cblas_dgemv(CblasRowMajor, trans_flag(t), rows, cols, 1.0, a, lda, x, incx, beta, y, incy);
 }
 
 // C[n x m] (leading dim ldc) = op(A)[n x k] op(B)[k x m] on the calling thread.
 // A is stored [n x k] (ta false) or [k x n] (ta true) with leading dim lda; B likewise.
 template <class T>
 void gemm_block(bool ta, bool tb, std::int64_t n, std::int64_t m, std::int64_t k, const T* a, std::int64_t lda,
-                const T* b, std::int64_t ldb, T* c, std::int64_t ldc) {
+                const T* b, std::int64_t ldb, T* c, std::int64_t ldc, bool accumulate) {
   if (n == 0 || m == 0) return;
   if (k == 0) {
-    for (std::int64_t i = 0; i < n; ++i) std::fill(c + i * ldc, c + i * ldc + m, T(0));
+    if (!accumulate)
+      for (std::int64_t i = 0; i < n; ++i) std::fill(c + i * ldc, c + i * ldc + m, T(0));
     return;
   }
+  const T beta = accumulate ? T(1) : T(0);
   const auto bi = [](std::int64_t v) { return static_cast<blasint>(v); };
   if (n * m * k <= kNaiveMacs) {
     // op(A)(i, p) and op(B)(p, j) through strides; i-p-j order streams rows of B and C.
@@ -78,7 +84,7 @@ void gemm_block(bool ta, bool tb, std::int64_t n, std::int64_t m, std::int64_t k
     const std::int64_t brs = tb ? 1 : ldb, bcs = tb ? ldb : 1;
     for (std::int64_t i = 0; i < n; ++i) {
       T* ci = c + i * ldc;
-      std::fill(ci, ci + m, T(0));
+      if (!accumulate) std::fill(ci, ci + m, T(0));
       for (std::int64_t p = 0; p < k; ++p) {
         const T aip = a[i * ars + p * acs];
         const T* bp = b + p * brs;
@@ -89,24 +95,24 @@ void gemm_block(bool ta, bool tb, std::int64_t n, std::int64_t m, std::int64_t k
     // One column: C[:, 0] = op(A) x with x = op(B)[:, 0].
     const std::int64_t incx = tb ? 1 : ldb;
     if (ta)
-      gemv(true, bi(k), bi(n), a, bi(lda), b, bi(incx), c, bi(ldc));
+      gemv(true, bi(k), bi(n), a, bi(lda), b, bi(incx), c, bi(ldc), beta);
     else
-      gemv(false, bi(n), bi(k), a, bi(lda), b, bi(incx), c, bi(ldc));
+      gemv(false, bi(n), bi(k), a, bi(lda), b, bi(incx), c, bi(ldc), beta);
   } else if (n == 1) {
     // One row: C[0, :]^T = op(B)^T x with x = op(A)[0, :]^T.
     const std::int64_t incx = ta ? lda : 1;
     if (tb)
-      gemv(false, bi(m), bi(k), b, bi(ldb), a, bi(incx), c, 1);
+      gemv(false, bi(m), bi(k), b, bi(ldb), a, bi(incx), c, 1, beta);
     else
-      gemv(true, bi(k), bi(m), b, bi(ldb), a, bi(incx), c, 1);
+      gemv(true, bi(k), bi(m), b, bi(ldb), a, bi(incx), c, 1, beta);
   } else if (lda == (ta ? n : k) && ldb == (tb ? k : m) && ldc == m) {
     // Whole packed matrices (one block, no batch stride): through xtensor-blas.
-    detail::xblas_gemm<T>(ta, tb, n, m, k, a, b, c);
+    detail::xblas_gemm<T>(ta, tb, n, m, k, a, b, c, beta);
   } else {
     // A block of the shape-chosen grid, or a matrix of a batch: its leading dimension is the
     // whole matrix's, which an xtensor-blas call cannot take without copying the block into
     // an xtensor container first. The one direct cblas call.
-    gemm(ta, tb, bi(n), bi(m), bi(k), a, bi(lda), b, bi(ldb), c, bi(ldc));
+    gemm(ta, tb, bi(n), bi(m), bi(k), a, bi(lda), b, bi(ldb), c, bi(ldc), beta);
   }
 }
 
@@ -189,7 +195,12 @@ Grid product_grid(std::int64_t nbatch, std::int64_t n, std::int64_t m, std::int6
         best_r = pr;
         best_c = pc;
       }
-  if (nbatch == 1 && best_r * best_c == 1) {
+  // A thin lone product (few rows, e.g. an RNN step's [32, 256] x [256, 256]) below
+  // kThinUncut multiply-adds stays whole: both halves would repack all of A and run gemm on
+  // half-width panels (measured: 3.5% of unbind_rnn_t64 at 1 thread), for a split that
+  // saves only ~20 us at 2 threads.
+  const bool thin_and_small = n < kThinRows && n * m * k < kThinUncut;
+  if (nbatch == 1 && best_r * best_c == 1 && !thin_and_small) {
     // Measured on MLP-sized products: halving the rows costs least once the halves keep at
     // least kMinRowBlock rows; thinner row blocks run gemm's kernels less efficiently.
     if (n >= 2 * kMinRowBlock || max_c < 2)
@@ -211,7 +222,7 @@ Grid product_grid(std::int64_t nbatch, std::int64_t n, std::int64_t m, std::int6
 // C (contiguous, logical shape g.logical_out()) = op(A) op(B), as the blocks of
 // product_grid(), spread over TBB tasks.
 template <class T>
-void product_kernel(const T* A, const T* B, T* C, bool ta, bool tb, const ProductGeometry& g) {
+void product_kernel(const T* A, const T* B, T* C, bool ta, bool tb, const ProductGeometry& g, bool accumulate = false) {
   std::int64_t nbatch = shape_numel(g.batch), n = g.n;
   const std::int64_t m = g.m, k = g.k;
   const std::int64_t a_mat = n * k, b_mat = k * m, c_mat = n * m;
@@ -236,7 +247,7 @@ void product_kernel(const T* A, const T* B, T* C, bool ta, bool tb, const Produc
     const T* a = a_ptr(bi);
     const T* b = b_ptr(bi);
     gemm_block<T>(ta, tb, rows, cols, k, ta ? a + r0 : a + r0 * lda, lda, tb ? b + c0 * ldb : b + c0, ldb,
-                  C + bi * c_mat + r0 * m + c0, m);
+                  C + bi * c_mat + r0 * m + c0, m, accumulate);
   };
   const std::int64_t tasks = nbatch * per_matrix;
   if (nbatch * n * m * k < kParallelMacs || get_num_threads() == 1) {  // the same blocks in turn
@@ -269,6 +280,18 @@ GemmOperand gemm_operand(const Tensor& x, const Shape& logical, bool trans) {
   return {detail::contiguous_copy(x), logical, trans};
 }
 
+// c += op(A) op(B) in place (c packed, of the product's logical shape; no batch dims).
+void product_into(const Tensor& c, const Tensor& a, const Shape& la, bool ta, const Tensor& b, const Shape& lb,
+                  bool tb) {
+  const GemmOperand oa = gemm_operand(a, la, ta), ob = gemm_operand(b, lb, tb);
+  const ProductGeometry gk = geometry(oa.logical, oa.trans, ob.logical, ob.trans);
+  detail::dispatch_floating(c, "matmul", [&]<class T>() {
+    product_kernel<T>(oa.t.strided_data_ptr<T>(), ob.t.strided_data_ptr<T>(), c.data_ptr<T>(), oa.trans, ob.trans, gk,
+                      /*accumulate=*/true);
+  });
+  ++c.impl()->storage->version;
+}
+
 // op(A) op(B) where a, b are read with logical shapes la, lb (rank >= 2, same element counts
 // as the tensors) and the result gets out_shape (default: the logical [batch..., n, m]).
 // Callers have validated dtypes and sizes.
@@ -291,7 +314,7 @@ Tensor product(const Tensor& a, const Shape& la, bool ta, const Tensor& b, const
 
   const bool ra = a.requires_grad(), rb = b.requires_grad();
   // Saves A only for dB and B only for dA.
-  record(name, {a, b}, {out}, {rb ? a : Tensor(), ra ? b : Tensor()},
+  auto node = record(name, {a, b}, {out}, {rb ? a : Tensor(), ra ? b : Tensor()},
          [g, la, lb, lc, ta, tb, ra, rb, name, sa = a.shape(), sb = b.shape()](const Grads& gr, const Grads& s) {
            const Tensor& gc = gr[0];  // read with the logical shape lc
            const std::int64_t nb = shape_numel(g.batch);
@@ -310,6 +333,15 @@ Tensor product(const Tensor& a, const Shape& la, bool ta, const Tensor& b, const
                const Shape fa{nb * g.n, g.k}, fc{nb * g.n, g.m};
                gb = tb ? product(gc, fc, true, s[0], fa, false, nullptr, name)
                        : product(s[0], fa, true, gc, fc, false, nullptr, name);
+             } else if (Tensor acc = nb == 1 && !tb && lb == sb
+                                         ? detail::offered_accumulator(1, sb, s[0].dtype(), true)
+                                         : Tensor();
+                        acc.defined()) {
+               // B's gradient so far (e.g. a weight shared by the steps of an RNN) is the
+               // engine's only copy: add op(A)^T dC into it in the product (beta = 1).
+               product_into(acc, s[0], la, !ta, gc, lc, false);
+               detail::current_accumulators().claimed[1] = 1;
+               gb = acc;
              } else {
                gb = tb ? product(gc, lc, true, s[0], la, ta, nullptr, name)
                        : product(s[0], la, !ta, gc, lc, false, nullptr, name);
@@ -319,6 +351,7 @@ Tensor product(const Tensor& a, const Shape& la, bool ta, const Tensor& b, const
            }
            return Grads{ga, gb};
          });
+  node->folds_accumulated = true;
   return out;
 }
 

@@ -161,4 +161,35 @@ BOOST_AUTO_TEST_CASE(xtensor_adaptor_of_a_view) {
   BOOST_CHECK_EQUAL(s(1, 1), 6.0);
 }
 
+// A weight shared by several products (an RNN's W) collects its gradient by adding each
+// step's product into the engine's sum in place (gemm with beta = 1), and x's gradient from
+// x * y + x folds g into mul's pass: both equal the step-by-step sums.
+BOOST_AUTO_TEST_CASE(backward_folds_accumulated_gradients) {
+  Tensor w = rand64({4, 4}).requires_grad_();
+  Tensor x = rand64({3, 2, 4});
+  auto step = [&](const Tensor& h, const Tensor& xt) { return (xt + h.matmul(w)).tanh(); };
+  Tensor h = zeros({2, 4}, dtype(float64));
+  for (const Tensor& xt : x.unbind(0)) h = step(h, xt);
+  h.sum().backward();
+  // Reference: the same graph differentiated with create_graph, which turns the engine's
+  // folding off; then gradcheck of the whole unrolled loop.
+  Tensor h2 = zeros({2, 4}, dtype(float64));
+  for (const Tensor& xt : x.unbind(0)) h2 = step(h2, xt);
+  autograd::GradOptions go;
+  go.create_graph = true;
+  auto g2 = autograd::grad({h2.sum()}, {w}, {}, go);
+  check_close(w.grad(), g2[0].detach(), 1e-12);
+  xgrad::test::check_gradcheck(
+      [&](const std::vector<Tensor>& in) {
+        Tensor hh = zeros({2, 4}, dtype(float64));
+        for (const Tensor& xt : x.unbind(0)) hh = (xt + hh.matmul(in[0])).tanh();
+        return hh.sum();
+      },
+      {rand64({4, 4}).requires_grad_()});
+  Tensor a = rand64({5}).requires_grad_(), b = rand64({5}).requires_grad_();
+  (a * b + a).sum().backward();
+  check_close(a.grad(), b.detach() + 1.0, 1e-15);  // d/da (ab + a) = b + 1
+  check_close(b.grad(), a.detach(), 0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
