@@ -318,7 +318,7 @@ Tensor narrow(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_
     throw Error(
         fmt::format("narrow: start {} is out of range for dimension {} of size {} (shape {})", start, d, n, a.shape()));
   if (start < 0) start += n;
-  if (length < 0 || start + length > n)
+  if (length < 0 || length > n - start)
     throw Error(fmt::format("narrow: start ({}) + length ({}) exceeds the size {} of dimension {} (shape {})", start,
                             length, n, d, a.shape()));
   return geometric_view(
@@ -344,7 +344,7 @@ Tensor slice(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_t
       a,
       [=](Geometry g) {
         g.offset += start * g.strides[d];
-        g.sizes[d] = (end - start + step - 1) / step;
+        g.sizes[d] = end == start ? 0 : (end - start - 1) / step + 1;
         g.strides[d] *= step;
         return g;
       },
@@ -455,8 +455,9 @@ Tensor diagonal(const Tensor& a, std::int64_t offset, std::int64_t dim1, std::in
       a,
       [=](Geometry g) {
         const std::int64_t s1 = g.sizes[d1], s2 = g.sizes[d2];
-        std::int64_t len = offset >= 0 ? std::min(s1, s2 - offset) : std::min(s1 + offset, s2);
-        len = std::max<std::int64_t>(len, 0);
+        // offset compared before any arithmetic on it: +-2^63 must not overflow.
+        const bool empty = offset >= 0 ? offset >= s2 : offset <= -s1;
+        const std::int64_t len = empty ? 0 : offset >= 0 ? std::min(s1, s2 - offset) : std::min(s1 + offset, s2);
         if (len > 0) g.offset += offset >= 0 ? offset * g.strides[d2] : -offset * g.strides[d1];
         const std::int64_t st = g.strides[d1] + g.strides[d2];
         const auto hi = std::max(d1, d2), lo = std::min(d1, d2);

@@ -148,10 +148,6 @@ std::int64_t Tensor::storage_offset() const {
   detail::check_defined(*this, "storage_offset");
   return impl_->storage_offset;
 }
-void Tensor::detail_throw_undefined(const char* op) {
-  detail::check_defined(Tensor(), op);
-  throw Error(op);  // not reached
-}
 bool Tensor::is_view() const {
   detail::check_defined(*this, "is_view");
   return impl_->view.has_value();

@@ -130,6 +130,15 @@ BOOST_AUTO_TEST_CASE(layout_errors) {
   XGRAD_CHECK_THROW_MSG(e.add_(1.0), "more than one element of the written-to tensor");
   using namespace xgrad::indexing;
   XGRAD_CHECK_THROW_MSG(a.index({0, 1, 2}), "too many indices for tensor of shape [2, 3]");
+  XGRAD_CHECK_THROW_MSG(a.index({Slice(None, None, 0)}), "index: slice step must be positive");
+  // Extreme lengths, steps and offsets are compared, never added (no int64 overflow).
+  XGRAD_CHECK_THROW_MSG(a.narrow(1, 1, INT64_MAX), "narrow: start (1) + length (9223372036854775807) exceeds");
+  Tensor col = a.slice(1, 0, 3, INT64_MAX);  // column 0 only
+  BOOST_CHECK(col.shape() == (Shape{2, 1}));
+  check_close(col, a.narrow(1, 0, 1), 0);
+  BOOST_CHECK(a.diagonal(INT64_MIN).shape() == (Shape{0}));
+  BOOST_CHECK(a.diagonal(INT64_MAX).shape() == (Shape{0}));
+  BOOST_CHECK(a.diagonal(-1).shape() == (Shape{1}));
 }
 
 // unbind's pieces are views made by one node whose backward is one stack (no per-piece

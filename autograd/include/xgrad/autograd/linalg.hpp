@@ -16,8 +16,8 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 /// [n, k] x [k, m] -> [n, m]; both must be 2-d.
 Tensor mm(const Tensor& a, const Tensor& b);
 /// op(a) op(b) for 2-d a, b, where op(x) is x^T when its flag is set, else x: the same
-/// product as mm(t(a), b) and the like, without materialising the transposes (tensors are
-/// contiguous, so t() copies). Not in PyTorch's API; its BLAS-style form serves nn::linear.
+/// product as mm(t(a), b) and the like (which also reaches BLAS with the transpose flag, t()
+/// being a view). Not in PyTorch's API; its BLAS-style form serves nn::linear.
 /// Throws like mm when the inner sizes of op(a) and op(b) differ or dtypes differ.
 /// Gradients: those of mm applied to op(a) and op(b), produced in a's and b's own layout.
 Tensor mm(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b);

@@ -320,7 +320,6 @@ class Tensor {
   Tensor& copy_(const Tensor& src);
   Tensor& clamp_(std::optional<double> min, std::optional<double> max);
 
-  [[noreturn]] static void detail_throw_undefined(const char* op);
   /// Internal handle (for extenders writing their own ops).
   const std::shared_ptr<TensorImpl>& impl() const { return impl_; }
   /// True when both handles point to the same tensor.
@@ -408,7 +407,7 @@ inline void refresh_view(TensorImpl& impl) {
 }
 
 inline bool Tensor::is_contiguous() const {
-  if (!impl_) detail_throw_undefined("is_contiguous");
+  if (!impl_) detail::check_defined(*this, "is_contiguous");
   return impl_->contiguous;
 }
 
