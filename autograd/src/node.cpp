@@ -114,7 +114,7 @@ Tensor SavedTensor::unpack(const std::shared_ptr<Node>& owner, std::string_view 
 }
 
 // ---- FunctionNode ----------------------------------------------------------------------------
-FunctionNode::FunctionNode(std::string name, BackwardFn fn) : fn_(std::move(fn)), name_(std::move(name)) {}
+FunctionNode::FunctionNode(std::string name, BackwardFn fn) : name_(std::move(name)), fn_(std::move(fn)) {}
 
 std::vector<Tensor> FunctionNode::apply(std::vector<Tensor>&& grads) {
   if (released_)

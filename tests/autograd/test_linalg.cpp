@@ -321,6 +321,35 @@ BOOST_AUTO_TEST_CASE(float32_against_double_loop) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(few_rows_times_wide_transposed_operand) {
+  // C = A B^T with 8-32 rows and B at least 256 wide runs as (B A^T)^T then a transpose
+  // (gemm_block). Rows 7 and 33 take the direct call, 8/17/32 the swapped one; 300 x 260 is
+  // not a multiple of any kernel width. Checked against a double loop at 1 and 2 threads, and
+  // through an RNN-step backward (dh = g W^T) against the same product in float64.
+  manual_seed(9);
+  ThreadCountGuard guard;
+  for (std::int64_t n : {7, 8, 17, 32, 33})
+    for (int threads : {1, 2}) {
+      BOOST_TEST_CONTEXT("rows " << n << " threads " << threads) {
+        set_num_threads(threads);
+        Tensor a = randn({n, 260}), b = randn({300, 260});
+        const auto va = values(a), vbt = naive_t(values(b), 1, 300, 260);
+        const auto ref = naive_bmm(va, vbt, 1, 1, n, 260, 300);
+        const auto scale = naive_bmm(abs_values(va), abs_values(vbt), 1, 1, n, 260, 300);
+        check_rel(values(matmul(a, b.t())), ref, scale, 1e-4);
+        Tensor w = randn({260, 300}), g = randn({n, 300});
+        Tensor h = randn({n, 260}).requires_grad_(true);
+        autograd::backward({h.matmul(w)}, {g});  // dh = g W^T
+        check_close(h.grad().to(float64), matmul(g.to(float64), w.to(float64).t()), 1e-3);
+      }
+    }
+  set_num_threads(1);
+  Tensor a = randn({32, 512}), b = randn({512, 512});
+  const auto c1 = values(matmul(a, b.t()));
+  set_num_threads(2);
+  BOOST_CHECK(values(matmul(a, b.t())) == c1);
+}
+
 BOOST_AUTO_TEST_CASE(thread_count_does_not_change_results) {
   manual_seed(6);
   ThreadCountGuard guard;
