@@ -63,7 +63,7 @@ std::pair<double, double> evaluate(nn::Linear& model, nn::Loss& criterion, const
   const Tensor out = model(x);
   const double loss = criterion(out, y).item<double>();
   double accuracy = 0.0;
-  if (classify) accuracy = ((out > 0.0) == y).mean().item<double>();  // comparisons give 1/0 in y's dtype
+  if (classify) accuracy = ((out > 0.0) == y).to(xgrad::float32).mean().item<double>();  // comparisons give bool
   return {loss, accuracy};
 }
 

@@ -30,7 +30,7 @@ Tensor binary(const Tensor& a, const Tensor& b, std::string_view op, F f) {
   detail::check_same_dtype(a, b, op);
   Shape os = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape(), op);
   Tensor out = detail::make_tensor(os, a.dtype());
-  detail::dispatch(a.dtype(), [&]<class T>() { detail::binary_kernel<T, T>(a, b, out, f); });
+  detail::dispatch_numeric(a.dtype(), op, [&]<class T>() { detail::binary_kernel<T, T>(a, b, out, f); });
   return out;
 }
 
@@ -38,7 +38,7 @@ template <class F>
 Tensor scalar_op(const Tensor& a, std::string_view op, F f) {
   detail::check_defined(a, op);
   Tensor out = detail::make_tensor(a.shape(), a.dtype());
-  detail::dispatch(a.dtype(), [&]<class T>() { detail::unary_kernel<T, T>(a, out, [&](T x) { return f(x); }); });
+  detail::dispatch_numeric(a.dtype(), op, [&]<class T>() { detail::unary_kernel<T, T>(a, out, [&](T x) { return f(x); }); });
   return out;
 }
 
@@ -58,7 +58,7 @@ Grads mul_backward_both(const Tensor& g, const Tensor& a_in, const Tensor& b_in)
   detail::GradAccumulators& acc = detail::current_accumulators();
   const Tensor acc_a = detail::offered_accumulator(0, g.shape(), g.dtype(), false);
   const Tensor acc_b = detail::offered_accumulator(1, g.shape(), g.dtype(), false);
-  detail::dispatch(g.dtype(), [&]<class T>() {
+  detail::dispatch_floating(g.dtype(), "MulBackward", [&]<class T>() {
     // g is packed, or one value broadcast everywhere (sum's gradient): read with stride 0.
     const T* pg = gp.strided_data_ptr<T>();
     const std::int64_t gs = g_scalar ? 0 : 1;
@@ -89,7 +89,47 @@ Grads mul_backward_both(const Tensor& g, const Tensor& a_in, const Tensor& b_in)
 
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b) {
+namespace {
+int category(Dtype d) { return is_floating(d) ? 2 : d == Dtype::boolean ? 0 : 1; }
+}  // namespace
+
+Dtype result_type(const Tensor& a, const Tensor& b) {
+  detail::check_defined(a, "result_type");
+  detail::check_defined(b, "result_type");
+  const Dtype da = a.dtype(), db = b.dtype();
+  if ((a.dim() == 0) == (b.dim() == 0) || da == db) return promote_types(da, db);
+  // One 0-d operand: it decides only when its category is higher.
+  const Dtype dims = a.dim() == 0 ? db : da, zero = a.dim() == 0 ? da : db;
+  return category(zero) > category(dims) ? promote_types(dims, zero) : dims;
+}
+
+Dtype result_type(const Tensor& a, double s) {
+  detail::check_defined(a, "result_type");
+  const Dtype d = a.dtype();
+  if (is_floating(d)) return d;
+  const bool integral = std::isfinite(s) && std::trunc(s) == s;
+  if (!integral) return Dtype::float32;
+  return d == Dtype::boolean ? Dtype::int64 : d;
+}
+
+std::pair<Tensor, Tensor> detail::promoted(const Tensor& a, const Tensor& b, std::string_view op) {
+  check_defined(a, op);
+  check_defined(b, op);
+  const Dtype r = result_type(a, b);
+  return {a.dtype() == r ? a : a.to(r), b.dtype() == r ? b : b.to(r)};
+}
+
+Tensor detail::promoted(const Tensor& a, double s, std::string_view op) {
+  check_defined(a, op);
+  const Dtype r = result_type(a, s);
+  Tensor t = a.dtype() == r ? a : a.to(r);
+  check_int_scalar(t, s, op);
+  return t;
+}
+
+Tensor add(const Tensor& a_in, const Tensor& b_in) {
+  const auto [a, b] = detail::promoted(a_in, b_in, "add");
+  if (a.dtype() == Dtype::boolean) return logical_or(a, b);
   Tensor out = binary(a, b, "add", [](auto x, auto y) { return x + y; });
   if (any_requires_grad({&a, &b})) {
     record("AddBackward", {a, b}, {out}, {},
@@ -100,7 +140,12 @@ Tensor add(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor sub(const Tensor& a, const Tensor& b) {
+Tensor sub(const Tensor& a_in, const Tensor& b_in) {
+  const auto [a, b] = detail::promoted(a_in, b_in, "sub");
+  if (a.dtype() == Dtype::boolean)
+    throw Error(fmt::format("sub: subtraction of two bool tensors (shapes {} and {}) is not supported; to invert a "
+                            "mask use ~ or logical_not",
+                            a.shape(), b.shape()));
   Tensor out = binary(a, b, "sub", [](auto x, auto y) { return x - y; });
   if (any_requires_grad({&a, &b})) {
     record("SubBackward", {a, b}, {out}, {},
@@ -111,7 +156,9 @@ Tensor sub(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor mul(const Tensor& a, const Tensor& b) {
+Tensor mul(const Tensor& a_in, const Tensor& b_in) {
+  const auto [a, b] = detail::promoted(a_in, b_in, "mul");
+  if (a.dtype() == Dtype::boolean) return logical_and(a, b);
   Tensor out = binary(a, b, "mul", [](auto x, auto y) { return x * y; });
   if (any_requires_grad({&a, &b})) {
     const bool ra = a.requires_grad(), rb = b.requires_grad();
@@ -135,18 +182,24 @@ Tensor detail::divide(const Tensor& a, const Tensor& b, std::string_view op) {
   Tensor out = binary(a, b, op, [&](auto x, auto y) {
     if constexpr (std::is_integral_v<decltype(x)>) {
       if (detail::bad_int_division(x, y)) {
-        divisor.store(y, std::memory_order_relaxed);
+        divisor.store(static_cast<std::int64_t>(y), std::memory_order_relaxed);
         trapped.store(true, std::memory_order_relaxed);
         return decltype(x){0};
       }
     }
     return x / y;
   });
-  if (trapped.load()) detail::throw_int_division(op, divisor.load());
+  if (trapped.load()) detail::throw_int_division(op, divisor.load(), a.dtype());
   return out;
 }
 
-Tensor div(const Tensor& a, const Tensor& b) {
+Tensor div(const Tensor& a_in, const Tensor& b_in) {
+  // True division, as PyTorch: integer and bool operands divide in float32.
+  detail::check_defined(a_in, "div");
+  detail::check_defined(b_in, "div");
+  Dtype r = result_type(a_in, b_in);
+  if (!is_floating(r)) r = Dtype::float32;
+  const Tensor a = a_in.dtype() == r ? a_in : a_in.to(r), b = b_in.dtype() == r ? b_in : b_in.to(r);
   Tensor out = detail::divide(a, b, "div");
   if (any_requires_grad({&a, &b})) {
     const bool ra = a.requires_grad(), rb = b.requires_grad();
@@ -160,8 +213,8 @@ Tensor div(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor add(const Tensor& a, double s) {
-  detail::check_int_scalar(a, s, "add");
+Tensor add(const Tensor& a_in, double s) {
+  const Tensor a = detail::promoted(a_in, s, "add");
   Tensor out = scalar_op(a, "add", [s]<class T>(T x) { return static_cast<T>(x + static_cast<T>(s)); });
   if (any_requires_grad({&a}))
     record("AddBackward", {a}, {out}, {}, [](const Grads& g, const Grads&) { return Grads{g[0]}; });
@@ -170,34 +223,64 @@ Tensor add(const Tensor& a, double s) {
 
 Tensor sub(const Tensor& a, double s) { return add(a, -s); }
 
-Tensor mul(const Tensor& a, double s) {
-  detail::check_int_scalar(a, s, "mul");
+Tensor mul(const Tensor& a_in, double s) {
+  const Tensor a = detail::promoted(a_in, s, "mul");
   Tensor out = scalar_op(a, "mul", [s]<class T>(T x) { return static_cast<T>(x * static_cast<T>(s)); });
   if (any_requires_grad({&a}))
     record("MulBackward", {a}, {out}, {}, [s](const Grads& g, const Grads&) { return Grads{mul(g[0], s)}; });
   return out;
 }
 
-Tensor div(const Tensor& a, double s) {
-  detail::check_int_scalar(a, s, "div");
-  if (a.dtype() == Dtype::int64) return div(a, scalar_tensor(s, dtype(Dtype::int64)));
+Tensor div(const Tensor& a_in, const Tensor& b_in, std::string_view rounding_mode) {
+  const bool floor = rounding_mode == "floor";
+  if (!floor && rounding_mode != "trunc")
+    throw Error(fmt::format("div: expected rounding_mode to be one of \"trunc\" or \"floor\", but found \"{}\"",
+                            rounding_mode));
+  NoGradGuard ng;  // piecewise constant: the gradient is zero almost everywhere
+  const auto [a, b] = detail::promoted(a_in.detach(), b_in.detach(), "div");
+  if (a.dtype() == Dtype::boolean)
+    throw Error(fmt::format("div: rounding division of two bool tensors (shapes {} and {}) is not supported",
+                            a.shape(), b.shape()));
+  Tensor q = detail::divide(a, b, "div");
+  if (is_floating(q.dtype())) {
+    detail::dispatch_floating(q, "div", [&]<class T>() {
+      T* p = q.data_ptr<T>();
+      detail::parallel_for(q.numel(), detail::kGrain, [&](std::int64_t s, std::int64_t e) {
+        for (std::int64_t i = s; i < e; ++i) p[i] = floor ? std::floor(p[i]) : std::trunc(p[i]);
+      });
+    });
+  } else if (floor) {
+    // The quotient truncated toward zero, moved down by one where the division was inexact and
+    // the signs differ: q * b != a exactly then.
+    const Tensor back = binary(q, b, "div", [](auto x, auto y) { return x * y; });
+    const Tensor adjust = logical_and(ne(back, a), ne(lt(a, 0.0), lt(b, 0.0)));
+    q = binary(q, adjust.to(q.dtype()), "div", [](auto x, auto y) { return x - y; });
+  }
+  return q;
+}
+
+Tensor floor_divide(const Tensor& a, const Tensor& b) { return div(a, b, "floor"); }
+
+Tensor div(const Tensor& a_in, double s) {
+  const Dtype r = is_floating(a_in.dtype()) ? a_in.dtype() : Dtype::float32;
+  const Tensor a = a_in.dtype() == r ? a_in : a_in.to(r);
   Tensor out = scalar_op(a, "div", [s]<class T>(T x) { return static_cast<T>(x / static_cast<T>(s)); });
   if (any_requires_grad({&a}))
     record("DivBackward", {a}, {out}, {}, [s](const Grads& g, const Grads&) { return Grads{div(g[0], s)}; });
   return out;
 }
 
-Tensor rsub(const Tensor& a, double s) {
-  detail::check_int_scalar(a, s, "rsub");
+Tensor rsub(const Tensor& a_in, double s) {
+  const Tensor a = detail::promoted(a_in, s, "rsub");
   Tensor out = scalar_op(a, "rsub", [s]<class T>(T x) { return static_cast<T>(static_cast<T>(s) - x); });
   if (any_requires_grad({&a}))
     record("RsubBackward", {a}, {out}, {}, [](const Grads& g, const Grads&) { return Grads{neg(g[0])}; });
   return out;
 }
 
-Tensor rdiv(const Tensor& a, double s) {
-  detail::check_int_scalar(a, s, "rdiv");
-  if (a.dtype() == Dtype::int64) return detail::divide(scalar_tensor(s, dtype(Dtype::int64)), a, "rdiv");
+Tensor rdiv(const Tensor& a_in, double s) {
+  const Dtype r = is_floating(a_in.dtype()) ? a_in.dtype() : Dtype::float32;
+  const Tensor a = a_in.dtype() == r ? a_in : a_in.to(r);
   Tensor out = scalar_op(a, "rdiv", [s]<class T>(T x) { return static_cast<T>(static_cast<T>(s) / x); });
   if (any_requires_grad({&a})) {
     // d(s/a)/da = -s/a^2 = -out/a.

@@ -13,14 +13,17 @@ namespace {
 
 using Grads = std::vector<Tensor>;
 
-// 1/0 in the inputs' dtype for cmp(a, b), with broadcasting. Never recorded.
+// cmp(a, b) as bool, in the promoted dtype, with broadcasting. Never recorded.
 template <class Cmp>
-Tensor compare(const Tensor& a, const Tensor& b, std::string_view op, Cmp cmp) {
-  detail::check_same_dtype(a, b, op);
+Tensor compare(const Tensor& a_in, const Tensor& b_in, std::string_view op, Cmp cmp) {
+  detail::check_defined(a_in, op);
+  detail::check_defined(b_in, op);
+  const Dtype r = result_type(a_in, b_in);
+  const Tensor a = a_in.detach().to(r), b = b_in.detach().to(r);
   const Shape os = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape(), op);
-  Tensor out = detail::make_tensor(os, a.dtype());
+  Tensor out = detail::make_tensor(os, Dtype::boolean);
   detail::dispatch(a.dtype(), [&]<class T>() {
-    detail::binary_kernel<T, T>(a, b, out, [&](T x, T y) { return cmp(x, y) ? T(1) : T(0); });
+    detail::binary_kernel<T, bool>(a, b, out, [&](T x, T y) { return static_cast<bool>(cmp(x, y)); });
   });
   return out;
 }
@@ -30,13 +33,13 @@ Tensor compare(const Tensor& a, const Tensor& b, std::string_view op, Cmp cmp) {
 template <class Cmp>
 Tensor compare(const Tensor& a, double s, std::string_view op, Cmp cmp) {
   detail::check_defined(a, op);
-  Tensor out = detail::make_tensor(a.shape(), a.dtype());
+  Tensor out = detail::make_tensor(a.shape(), Dtype::boolean);
   detail::dispatch(a.dtype(), [&]<class T>() {
     if constexpr (std::is_floating_point_v<T>) {
       const T st = static_cast<T>(s);
-      detail::unary_kernel<T, T>(a, out, [&](T x) { return cmp(x, st) ? T(1) : T(0); });
+      detail::unary_kernel<T, bool>(a, out, [&](T x) { return static_cast<bool>(cmp(x, st)); });
     } else {
-      detail::unary_kernel<T, T>(a, out, [&](T x) { return cmp(static_cast<double>(x), s) ? T(1) : T(0); });
+      detail::unary_kernel<T, bool>(a, out, [&](T x) { return static_cast<bool>(cmp(static_cast<double>(x), s)); });
     }
   });
   return out;
@@ -58,9 +61,9 @@ Tensor extremum_weight(const Tensor& x, const Tensor& y, bool greater) {
   return w;
 }
 
-Tensor extremum(const Tensor& a, const Tensor& b, bool greater) {
+Tensor extremum(const Tensor& a_in, const Tensor& b_in, bool greater) {
   const std::string_view op = greater ? "maximum" : "minimum";
-  detail::check_same_dtype(a, b, op);
+  const auto [a, b] = detail::promoted(a_in, b_in, op);
   const Shape os = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape(), op);
   Tensor out = detail::make_tensor(os, a.dtype());
   detail::dispatch(a.dtype(), [&]<class T>() {
@@ -110,9 +113,9 @@ Tensor sign(const Tensor& a) {
 Tensor maximum(const Tensor& a, const Tensor& b) { return extremum(a, b, true); }
 Tensor minimum(const Tensor& a, const Tensor& b) { return extremum(a, b, false); }
 
-Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+Tensor where(const Tensor& cond, const Tensor& a_in, const Tensor& b_in) {
   detail::check_defined(cond, "where");
-  detail::check_same_dtype(a, b, "where");
+  const auto [a, b] = detail::promoted(a_in, b_in, "where");
   Shape os = broadcast_shapes(a.shape(), b.shape(), "where");
   if (cond.shape() != os) {
     try {
@@ -158,6 +161,15 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
            });
   }
   return out;
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, double b) {
+  detail::check_defined(a, "where");
+  return where(cond, a, scalar_tensor(b, dtype(result_type(a, b))));
+}
+Tensor where(const Tensor& cond, double a, const Tensor& b) {
+  detail::check_defined(b, "where");
+  return where(cond, scalar_tensor(a, dtype(result_type(b, a))), b);
 }
 
 Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }

@@ -93,7 +93,7 @@ template <class F>
 Tensor unary_any(const Tensor& a, std::string_view op, F f) {
   detail::check_defined(a, op);
   Tensor out = detail::make_tensor(a.shape(), a.dtype());
-  detail::dispatch(a.dtype(), [&]<class T>() { detail::unary_kernel<T, T>(a, out, [&](T x) { return f(x); }); });
+  detail::dispatch_numeric(a.dtype(), op, [&]<class T>() { detail::unary_kernel<T, T>(a, out, [&](T x) { return f(x); }); });
   return out;
 }
 
@@ -122,8 +122,8 @@ Tensor pow(const Tensor& a, double e) {
   return out;
 }
 
-Tensor pow(const Tensor& a, const Tensor& b) {
-  detail::check_same_dtype(a, b, "pow");
+Tensor pow(const Tensor& a_in, const Tensor& b_in) {
+  const auto [a, b] = detail::promoted(a_in, b_in, "pow");
   const Shape os = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape(), "pow");
   Tensor out = detail::make_tensor(os, a.dtype());
   detail::dispatch_floating(

@@ -1,6 +1,8 @@
 #include "xgrad/autograd/factories.hpp"
 
 #include <cmath>
+#include <limits>
+#include <type_traits>
 #include <cstring>
 #include <mutex>
 #include <random>
@@ -51,9 +53,24 @@ double random_normal() {
 Tensor empty(const Shape& shape, TensorOptions o) { return finish(detail::make_tensor(shape, o.dtype_, "empty"), o); }
 
 namespace {
+// v as a T; throws (naming `op`) when an integer dtype cannot hold it exactly.
+template <class T>
+T checked_value(double v, std::string_view op) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return v != 0.0;
+  } else if constexpr (std::is_integral_v<T>) {
+    constexpr auto lo = static_cast<double>(std::numeric_limits<T>::min());
+    if (!(v >= lo && v < -lo) || std::trunc(v) != v)
+      throw Error(fmt::format("{}: the value {} cannot be represented as {}", op, v, dtype_of<T>()));
+    return static_cast<T>(v);
+  } else {
+    return static_cast<T>(v);
+  }
+}
+
 Tensor filled(const Shape& shape, double value, TensorOptions o, std::string_view op) {
   Tensor t = detail::make_tensor(shape, o.dtype_, op);
-  detail::dispatch(o.dtype_, [&]<class T>() { fill_value<T>(t, value); });
+  detail::dispatch(o.dtype_, [&]<class T>() { fill_value<T>(t, static_cast<double>(checked_value<T>(value, op))); });
   return finish(t, o);
 }
 }  // namespace
@@ -170,24 +187,24 @@ Tensor randn_like(const Tensor& t) {
 }
 
 namespace {
-Tensor from_doubles(const std::vector<double>& v, const Shape& shape, TensorOptions o) {
+Tensor from_doubles(const std::vector<double>& v, const Shape& shape, TensorOptions o, std::string_view op) {
   Tensor t = detail::make_tensor(shape, o.dtype_);
   detail::dispatch(o.dtype_, [&]<class T>() {
     T* p = t.data_ptr<T>();
-    for (std::size_t i = 0; i < v.size(); ++i) p[i] = static_cast<T>(v[i]);
+    for (std::size_t i = 0; i < v.size(); ++i) p[i] = checked_value<T>(v[i], op);
   });
   return finish(t, o);
 }
 }  // namespace
 
 namespace {
-// Shape of a nested list (from its first items) and its values in row-major order.
-void flatten_nested(const NestedList& n, std::size_t depth, Shape& shape, std::vector<double>& out) {
+// Shape of a nested list (from its first items) and its leaves in row-major order.
+void flatten_nested(const NestedList& n, std::size_t depth, Shape& shape, std::vector<const NestedList*>& out) {
   if (n.is_leaf()) {
     if (depth != shape.size())
       throw Error(fmt::format("tensor: ragged nested list: a number at depth {} where shape {} expects a list", depth,
                               shape));
-    out.push_back(n.value());
+    out.push_back(&n);
     return;
   }
   const auto len = static_cast<std::int64_t>(n.items().size());
@@ -207,14 +224,40 @@ void flatten_nested(const NestedList& n, std::size_t depth, Shape& shape, std::v
 
 Tensor tensor(std::initializer_list<NestedList> values, TensorOptions o) {
   Shape shape;
-  std::vector<double> v;
-  flatten_nested(NestedList(values), 0, shape, v);
-  if (static_cast<std::int64_t>(v.size()) != shape_numel(shape))
-    throw Error(fmt::format("tensor: ragged nested list: {} numbers do not fill shape {}", v.size(), shape));
-  return from_doubles(v, shape, o);
+  std::vector<const NestedList*> leaves;
+  const NestedList root(values);
+  flatten_nested(root, 0, shape, leaves);
+  if (static_cast<std::int64_t>(leaves.size()) != shape_numel(shape))
+    throw Error(fmt::format("tensor: ragged nested list: {} numbers do not fill shape {}", leaves.size(), shape));
+  if (!o.dtype_given_ && !leaves.empty()) {
+    using K = NestedList::Kind;
+    bool any_float = false, any_int = false;
+    for (const NestedList* l : leaves) {
+      any_float = any_float || l->kind() == K::floating;
+      any_int = any_int || l->kind() == K::integer;
+    }
+    o.dtype_ = any_float ? Dtype::float32 : any_int ? Dtype::int64 : Dtype::boolean;
+  }
+  Tensor t = detail::make_tensor(shape, o.dtype_);
+  detail::dispatch(o.dtype_, [&]<class T>() {
+    T* p = t.data_ptr<T>();
+    for (const NestedList* l : leaves) {
+      if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+        if (l->kind() != NestedList::Kind::floating) {  // exact, also beyond 2^53
+          const std::int64_t v = l->int_value();
+          if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max())
+            throw Error(fmt::format("tensor: the value {} cannot be represented as {}", v, dtype_of<T>()));
+          *p++ = static_cast<T>(v);
+          continue;
+        }
+      }
+      *p++ = checked_value<T>(l->value(), "tensor");
+    }
+  });
+  return finish(t, o);
 }
 
-Tensor scalar_tensor(double v, TensorOptions o) { return from_doubles({v}, {}, o); }
+Tensor scalar_tensor(double v, TensorOptions o) { return from_doubles({v}, {}, o, "scalar_tensor"); }
 
 template <class T>
 Tensor from_vector(const std::vector<T>& values, const Shape& shape, bool requires_grad) {
@@ -223,12 +266,14 @@ Tensor from_vector(const std::vector<T>& values, const Shape& shape, bool requir
     throw Error(fmt::format("from_vector: {} values cannot fill shape {} ({} elements)", values.size(), s,
                             shape_numel(s)));
   Tensor t = detail::make_tensor(s, dtype_of<T>());
-  std::copy(values.begin(), values.end(), t.data_ptr<T>());
+  std::copy(values.begin(), values.end(), t.data_ptr<T>());  // also from std::vector<bool>'s proxies
   if (requires_grad) t.requires_grad_(true);
   return t;
 }
 template Tensor from_vector<float>(const std::vector<float>&, const Shape&, bool);
 template Tensor from_vector<double>(const std::vector<double>&, const Shape&, bool);
 template Tensor from_vector<std::int64_t>(const std::vector<std::int64_t>&, const Shape&, bool);
+template Tensor from_vector<std::int32_t>(const std::vector<std::int32_t>&, const Shape&, bool);
+template Tensor from_vector<bool>(const std::vector<bool>&, const Shape&, bool);
 
 }  // namespace xgrad

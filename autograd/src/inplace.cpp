@@ -73,11 +73,27 @@ Tensor run_out_of_place(const Tensor& self, const OutOfPlace& f, bool saves_self
   return f(saves_self ? self.clone() : self);
 }
 
+int category(Dtype d) { return is_floating(d) ? 2 : d == Dtype::boolean ? 0 : 1; }
+
+// `other` in self's dtype, when the promoted result can be cast back into self (PyTorch's
+// rule: float32.add_(int64) is fine, int64.add_(float32) throws).
+Tensor inplace_operand(const Tensor& self, const Tensor& other, std::string_view op) {
+  detail::check_defined(self, op);
+  detail::check_defined(other, op);
+  if (other.dtype() == self.dtype()) return other;
+  const Dtype r = result_type(self, other);
+  if (category(r) > category(self.dtype()))
+    throw Error(fmt::format("{}: result type {} can't be cast to the desired output type {} (tensors of shapes {} and "
+                            "{})",
+                            op, r, self.dtype(), self.shape(), other.shape()));
+  return other.to(self.dtype());
+}
+
 template <class F>
-Tensor& binary_inplace(Tensor& self, const Tensor& other, std::string_view op, F f, const OutOfPlace& out_of_place,
+Tensor& binary_inplace(Tensor& self, const Tensor& other_in, std::string_view op, F f, const OutOfPlace& out_of_place,
                        bool saves_self = false) {
   check_leaf(self, op);
-  detail::check_same_dtype(self, other, op);
+  const Tensor other = inplace_operand(self, other_in, op);
   if (any_requires_grad({&self, &other})) {
     rebase(self, run_out_of_place(self, out_of_place, saves_self), op);
     return self;
@@ -86,7 +102,7 @@ Tensor& binary_inplace(Tensor& self, const Tensor& other, std::string_view op, F
   if (bs != self.shape())
     throw Error(fmt::format("{}: output with shape {} doesn't match the broadcast shape {}", op, self.shape(), bs));
   const Tensor o = unaliased(self, other);
-  detail::dispatch(self.dtype(), [&]<class T>() { detail::binary_kernel<T, T>(self, o, self, [&](T a, T b) { return f(a, b); }); });
+  detail::dispatch_numeric(self.dtype(), op, [&]<class T>() { detail::binary_kernel<T, T>(self, o, self, [&](T a, T b) { return f(a, b); }); });
   ++self.impl()->storage->version;
   return self;
 }
@@ -98,7 +114,7 @@ Tensor& unary_inplace(Tensor& self, std::string_view op, F f, const OutOfPlace& 
     rebase(self, run_out_of_place(self, out_of_place, saves_self), op);
     return self;
   }
-  detail::dispatch(self.dtype(), [&]<class T>() { detail::unary_kernel<T, T>(self, self, [&](T a) { return f(a); }); });
+  detail::dispatch_numeric(self.dtype(), op, [&]<class T>() { detail::unary_kernel<T, T>(self, self, [&](T a) { return f(a); }); });
   ++self.impl()->storage->version;
   return self;
 }
@@ -109,24 +125,26 @@ Tensor& Tensor::add_(const Tensor& o, double alpha) {
   detail::check_int_scalar(*this, alpha, "add_");
   return binary_inplace(
       *this, o, "add_", [alpha]<class T>(T a, T b) { return static_cast<T>(a + static_cast<T>(alpha) * b); },
-      [&](const Tensor& x) { return alpha == 1.0 ? xgrad::add(x, o) : xgrad::add(x, xgrad::mul(o, alpha)); });
+      [&](const Tensor& x) {
+        const Tensor y = inplace_operand(x, o, "add_");
+        return alpha == 1.0 ? xgrad::add(x, y) : xgrad::add(x, xgrad::mul(y, alpha));
+      });
 }
 Tensor& Tensor::sub_(const Tensor& o, double alpha) { return add_(o, -alpha); }
 Tensor& Tensor::mul_(const Tensor& o) {
   return binary_inplace(*this, o, "mul_", []<class T>(T a, T b) { return static_cast<T>(a * b); },
-                        [&](const Tensor& x) { return xgrad::mul(x, o); }, /*saves_self=*/true);
+                        [&](const Tensor& x) { return xgrad::mul(x, inplace_operand(x, o, "mul_")); },
+                        /*saves_self=*/true);
 }
 Tensor& Tensor::div_(const Tensor& o) {
-  if (dtype() == Dtype::int64) {
-    // Checked out of place first: a trapping division must leave self untouched.
-    detail::check_defined(*this, "div_");
-    Tensor q = detail::divide(*this, o, "div_");
-    if (q.shape() != shape())
-      throw Error(fmt::format("div_: output with shape {} doesn't match the broadcast shape {}", shape(), q.shape()));
-    return copy_(q);
-  }
+  detail::check_defined(*this, "div_");
+  if (!is_floating(dtype()))  // true division's float result cannot go back into self
+    throw Error(fmt::format("div_: result type float32 can't be cast to the desired output type {} (tensor of shape "
+                            "{}); use div(a, b, \"trunc\") or convert first",
+                            dtype(), shape()));
   return binary_inplace(*this, o, "div_", []<class T>(T a, T b) { return static_cast<T>(a / b); },
-                        [&](const Tensor& x) { return xgrad::div(x, o); }, /*saves_self=*/true);
+                        [&](const Tensor& x) { return xgrad::div(x, inplace_operand(x, o, "div_")); },
+                        /*saves_self=*/true);
 }
 Tensor& Tensor::add_(double s) {
   detail::check_defined(*this, "add_");
@@ -143,8 +161,10 @@ Tensor& Tensor::mul_(double s) {
 }
 Tensor& Tensor::div_(double s) {
   detail::check_defined(*this, "div_");
-  detail::check_int_scalar(*this, s, "div_");
-  if (dtype() == Dtype::int64) return div_(scalar_tensor(s, xgrad::dtype(Dtype::int64)));
+  if (!is_floating(dtype()))
+    throw Error(fmt::format("div_: result type float32 can't be cast to the desired output type {} (tensor of shape "
+                            "{})",
+                            dtype(), shape()));
   return unary_inplace(*this, "div_", [s]<class T>(T a) { return static_cast<T>(a / static_cast<T>(s)); },
                        [&](const Tensor& x) { return xgrad::div(x, s); });
 }

@@ -9,6 +9,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string_view>
 #include <vector>
 
@@ -26,31 +27,43 @@ namespace xgrad::detail {
 // The kernel layer under its old names: autograd's op files say detail::parallel_for etc.
 using kernel::chunked_reduce;
 using kernel::dispatch;
+using kernel::dispatch_numeric;
 using kernel::dispatch_floating;
 using kernel::grain_for;
 using kernel::kGrain;
 using kernel::kReduceChunk;
 using kernel::parallel_for;
 
-/// An int64 tensor meets a scalar: until type promotion exists, a scalar that is not an
-/// integer in int64's range throws "<op>: ..." (PyTorch would promote to float; truncating
-/// the scalar would be silently wrong).
+/// An integer or bool tensor meets a scalar that must keep the tensor's dtype (in-place ops;
+/// out-of-place ops promote first): a scalar that the dtype cannot hold exactly throws
+/// "<op>: ..." instead of being truncated (silently wrong) or cast out of range (undefined).
 inline void check_int_scalar(const Tensor& a, double s, std::string_view op) {
-  if (a.dtype() != Dtype::int64) return;
-  const bool integral = s >= -0x1p63 && s < 0x1p63 && std::trunc(s) == s;  // NaN fails
-  if (!integral)
-    throw Error(fmt::format("{}: int64 tensor of shape {} with the non-integral scalar {}: type promotion to float is "
-                            "not supported yet; convert the tensor first, e.g. t.to(xgrad::float32)",
-                            op, a.shape(), s));
+  if (!is_integral(a.dtype(), true)) return;
+  const double lo = a.dtype() == Dtype::int64 ? -0x1p63 : a.dtype() == Dtype::int32 ? -0x1p31 : 0.0;
+  const double hi = a.dtype() == Dtype::int64 ? 0x1p63 : a.dtype() == Dtype::int32 ? 0x1p31 : 2.0;
+  const bool fits = s >= lo && s < hi && std::trunc(s) == s;  // NaN fails
+  if (!fits || a.dtype() == Dtype::boolean)
+    throw Error(fmt::format("{}: result type of the scalar {} with a {} tensor of shape {} can't be cast to the "
+                            "tensor's dtype {}; convert the tensor first, e.g. t.to(xgrad::float32)",
+                            op, s, a.dtype(), a.shape(), a.dtype()));
 }
 
 /// Integer division check for x / y: throws "<op>: ZeroDivisionError" for y == 0 and an
-/// overflow error for INT64_MIN / -1 (both trap on x86).
-[[noreturn]] inline void throw_int_division(std::string_view op, std::int64_t y) {
+/// overflow error for the dtype's minimum / -1 (both trap on x86).
+[[noreturn]] inline void throw_int_division(std::string_view op, std::int64_t y, Dtype d = Dtype::int64) {
   if (y == 0) throw Error(fmt::format("{}: ZeroDivisionError: integer division by zero", op));
-  throw Error(fmt::format("{}: integer overflow: {} / -1 does not fit in int64", op, INT64_MIN));
+  throw Error(fmt::format("{}: integer overflow: {} / -1 does not fit in {}", op,
+                          d == Dtype::int32 ? std::int64_t{INT32_MIN} : std::int64_t{INT64_MIN}, d));
 }
-inline bool bad_int_division(std::int64_t x, std::int64_t y) { return y == 0 || (y == -1 && x == INT64_MIN); }
+template <class T>
+bool bad_int_division(T x, T y) {
+  return y == 0 || (y == -1 && x == std::numeric_limits<T>::min());
+}
+
+/// a and b converted (differentiably, see Tensor::to) to result_type(a, b).
+std::pair<Tensor, Tensor> promoted(const Tensor& a, const Tensor& b, std::string_view op);
+/// a converted to result_type(a, s), then checked against s with check_int_scalar.
+Tensor promoted(const Tensor& a, double s, std::string_view op);
 /// a / b (broadcast, same dtype, nothing recorded); integer division throws as above.
 Tensor divide(const Tensor& a, const Tensor& b, std::string_view op);
 

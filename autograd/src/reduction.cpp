@@ -103,7 +103,7 @@ Tensor extreme_kernel(const Tensor& a, const std::vector<bool>& mask, const Shap
   Tensor out = detail::make_tensor(out_shape, a.dtype());
   const auto r = detail::make_reduce_indexer(a.shape(), mask);
   const Tensor ap = detail::packed(a);
-  detail::dispatch(a.dtype(), [&]<class T>() {
+  detail::dispatch_numeric(a.dtype(), IsMax ? "amax" : "amin", [&]<class T>() {
     const T init =
         IsMax ? (std::is_floating_point_v<T> ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest())
               : (std::is_floating_point_v<T> ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max());
@@ -122,7 +122,7 @@ Tensor extreme_kernel(const Tensor& a, const std::vector<bool>& mask, const Shap
 /// the gradient of max/min (and of the inf-norm) split evenly among ties.
 Tensor tie_weights(const Tensor& values, const Tensor& sel, const Dims& dims) {
   NoGradGuard ng;
-  Tensor m = eq(values, sel);
+  const Tensor m = eq(values, sel).to(values.dtype());
   return div(m, sum(m, dims, true));
 }
 
@@ -165,7 +165,7 @@ Tensor arg_extreme(const Tensor& a, std::optional<std::int64_t> dim, bool keepdi
   if (values) *values = detail::make_tensor(out_shape, a.dtype(), op);
   const auto r = detail::make_reduce_indexer(a.shape(), mask);
   const Tensor ap = detail::packed(a);
-  detail::dispatch(a.dtype(), [&]<class T>() {
+  detail::dispatch_numeric(a.dtype(), op, [&]<class T>() {
     T* vo = values ? values->data_ptr<T>() : nullptr;
     using A = ArgAcc<T>;
     const T init =

@@ -85,7 +85,7 @@ Tensor sum_kernel(const Tensor& a, const std::vector<bool>& mask, const Shape& o
   Tensor out = detail::make_tensor(out_shape, a.dtype());
   const auto r = detail::make_reduce_indexer(a.shape(), mask);
   const Tensor ap = detail::packed(a);
-  detail::dispatch(a.dtype(), [&]<class T>() {
+  detail::dispatch_numeric(a.dtype(), "sum", [&]<class T>() {
     using A = detail::acc_t<T>;
     const T* p = ap.data_ptr<T>();
     T* o = out.data_ptr<T>();
@@ -136,6 +136,8 @@ Tensor sum_kernel(const Tensor& a, const std::vector<bool>& mask, const Shape& o
 
 Tensor sum(const Tensor& a, const Dims& dims, bool keepdim) {
   detail::check_defined(a, "sum");
+  // PyTorch: integer and bool sums accumulate and return in int64.
+  if (is_integral(a.dtype(), true) && a.dtype() != Dtype::int64) return sum(a.to(Dtype::int64), dims, keepdim);
   const auto mask = detail::reduce_mask(a.shape(), dims, "sum");
   Tensor out = sum_kernel(a, mask, detail::reduced_shape(a.shape(), mask, keepdim));
   if (any_requires_grad({&a})) {

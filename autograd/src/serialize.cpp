@@ -47,6 +47,10 @@ const char* dtype_tag(Dtype d) {
       return "F64";
     case Dtype::int64:
       return "I64";
+    case Dtype::int32:
+      return "I32";
+    case Dtype::boolean:
+      return "BOOL";
   }
   throw Error("safetensors: invalid dtype");
 }
@@ -58,6 +62,10 @@ bool parse_dtype_tag(const std::string& s, Dtype& out) {
     out = Dtype::float64;
   else if (s == "I64")
     out = Dtype::int64;
+  else if (s == "I32")
+    out = Dtype::int32;
+  else if (s == "BOOL")
+    out = Dtype::boolean;
   else
     return false;
   return true;
@@ -334,6 +342,11 @@ SafetensorsFile from_safetensors_bytes(std::string_view bytes) {
                             data_size, pos));
 
   for (const auto& e : entries) {
+    if (e.dtype == Dtype::boolean)  // any other byte would be an invalid C++ bool
+      for (std::uint64_t i = e.begin; i < e.end; ++i)
+        if (const auto byte = static_cast<unsigned char>(data[i]); byte > 1)
+          throw Error(fmt::format("safetensors: tensor '{}' of dtype BOOL has the byte {} at element {} (expected 0 or 1)",
+                                  e.name, byte, i - e.begin));
     Tensor t = detail::make_tensor(e.shape, e.dtype);
     if (e.end > e.begin) std::memcpy(t.impl()->storage->data, data + e.begin, e.end - e.begin);
     file.tensors.emplace(e.name, std::move(t));

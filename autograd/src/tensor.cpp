@@ -24,11 +24,37 @@ std::string_view dtype_name(Dtype d) {
     case Dtype::float32: return "float32";
     case Dtype::float64: return "float64";
     case Dtype::int64: return "int64";
+    case Dtype::int32: return "int32";
+    case Dtype::boolean: return "bool";
   }
   return "?";
 }
 
-std::size_t dtype_size(Dtype d) { return d == Dtype::float32 ? 4 : 8; }
+Dtype promote_types(Dtype a, Dtype b) {
+  if (a == b) return a;
+  const auto rank = [](Dtype d) {  // bool < int32 < int64 < float32 < float64
+    switch (d) {
+      case Dtype::boolean: return 0;
+      case Dtype::int32: return 1;
+      case Dtype::int64: return 2;
+      case Dtype::float32: return 3;
+      case Dtype::float64: break;
+    }
+    return 4;
+  };
+  return rank(a) > rank(b) ? a : b;
+}
+
+std::size_t dtype_size(Dtype d) {
+  switch (d) {
+    case Dtype::float32:
+    case Dtype::int32: return 4;
+    case Dtype::boolean: return 1;
+    case Dtype::float64:
+    case Dtype::int64: break;
+  }
+  return 8;
+}
 
 std::int64_t shape_numel(const Shape& s) {
   if (std::find(s.begin(), s.end(), 0) != s.end()) return 0;
@@ -199,6 +225,7 @@ template float Tensor::item<float>() const;
 template double Tensor::item<double>() const;
 template std::int64_t Tensor::item<std::int64_t>() const;
 template int Tensor::item<int>() const;
+template bool Tensor::item<bool>() const;
 
 // ---- autograd state -----------------------------------------------------------------------
 bool Tensor::requires_grad() const {
@@ -338,14 +365,37 @@ Tensor Tensor::clone() const {
 Tensor Tensor::to(Dtype d) const {
   detail::check_defined(*this, "to");
   if (d == impl_->dtype) return *this;
-  if (impl_->requires_grad && grad_mode_enabled() && d == Dtype::int64)
-    throw Error(fmt::format("to: cannot convert {} that requires grad to int64 (int64 tensors cannot require grad); "
+  if (impl_->requires_grad && grad_mode_enabled() && !is_floating(d))
+    throw Error(fmt::format("to: cannot convert {} that requires grad to {} ({} tensors cannot require grad); "
                             "detach() first",
-                            describe()));
+                            describe(), d, d));
   Tensor out = detail::make_tensor(impl_->shape, d);
+  std::atomic<bool> unrepresentable{false};
+  std::atomic<double> bad_value{0.0};
   detail::dispatch(impl_->dtype, [&]<class S>() {
-    detail::dispatch(d, [&]<class D>() { detail::unary_kernel<S, D>(*this, out, [](S v) { return static_cast<D>(v); }); });
+    detail::dispatch(d, [&]<class D>() {
+      detail::unary_kernel<S, D>(*this, out, [&](S v) {
+        if constexpr (std::is_same_v<D, bool>) {
+          return v != S(0);  // NaN is true, as in PyTorch
+        } else if constexpr (std::is_floating_point_v<S> && std::is_integral_v<D>) {
+          // Casting NaN, inf or a value outside D's range is undefined behaviour in C++.
+          constexpr auto lo = static_cast<S>(std::numeric_limits<D>::min());
+          constexpr auto hi = -static_cast<S>(std::numeric_limits<D>::min());  // 2^(bits-1), exact
+          if (!(v >= lo && v < hi)) [[unlikely]] {
+            bad_value.store(static_cast<double>(v), std::memory_order_relaxed);
+            unrepresentable.store(true, std::memory_order_relaxed);
+            return D(0);
+          }
+          return static_cast<D>(v);
+        } else {
+          return static_cast<D>(v);
+        }
+      });
+    });
   });
+  if (unrepresentable.load())
+    throw Error(fmt::format("to: cannot convert the value {} of {} to {} (NaN, infinite or out of range)",
+                            bad_value.load(), describe(), d));
   if (any_requires_grad({this})) {
     const Dtype from = impl_->dtype;
     record("ToCopyBackward", {*this}, {out}, {}, [from](const std::vector<Tensor>& g, const std::vector<Tensor>&) {
@@ -361,7 +411,9 @@ namespace {
 // Like PyTorch: all-integral floating values print as "1.", otherwise every value gets 4 decimals.
 template <class T>
 std::string format_scalar(T v, bool integral) {
-  if constexpr (std::is_integral_v<T>) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return v ? "True" : "False";  // as PyTorch prints
+  } else if constexpr (std::is_integral_v<T>) {
     return fmt::format("{}", v);
   } else {
     if (std::isnan(v)) return "nan";

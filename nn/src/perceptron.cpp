@@ -45,7 +45,7 @@ Tensor Perceptron::forward(const Tensor& input) {
         fmt::format("Perceptron: input dtype {} differs from the weight's dtype {}", input.dtype(), weight.dtype()));
   NoGradGuard ng;  // the step function has no useful gradient
   Tensor z = matmul(input.detach(), weight) + bias;
-  return ge(z, 0.0);
+  return ge(z, 0.0).to(z.dtype());  // 0/1 in x's dtype (comparisons give bool)
 }
 
 bool Perceptron::update(const Tensor& x, double y, double lr) {

@@ -240,29 +240,33 @@ BOOST_AUTO_TEST_CASE(comparisons_return_one_and_zero_without_grad) {
   for (const Tensor& r : {eq(a, b), gt(a, 1.), a < b, sign(a)}) {
     BOOST_TEST(!r.requires_grad());
     BOOST_TEST(r.is_leaf());
-    BOOST_CHECK(r.dtype() == float64);
   }
-  // The mask multiplies directly and the product still carries a's gradient.
+  for (const Tensor& r : {eq(a, b), gt(a, 1.), a < b}) BOOST_CHECK(r.dtype() == boolean);
+  BOOST_CHECK(sign(a).dtype() == float64);
+  // The bool mask multiplies directly (bool * float64 is float64) and the product still
+  // carries a's gradient.
   Tensor y = a * (a > 1.5);
   sum(y).backward();
   check_close(a.grad(), f64({0., 1., 1.}), 0);
 
   // Broadcasting comparison: [2, 1] vs [3].
   check_close(lt(col64({1., 3.}), f64({0., 2., 4.})), f64({{0., 1., 1.}, {0., 0., 1.}}), 0);
-  // float32 in, float32 out.
-  BOOST_CHECK(gt(tensor({1., -1.}), 0.).dtype() == float32);
+  // float32 in, bool out.
+  BOOST_CHECK(gt(tensor({1., -1.}), 0.).dtype() == boolean);
   // int64 tensors compare against the double exactly (0 < 0.5 is true).
   const Tensor i = from_vector<std::int64_t>({0, 1, 2});
-  BOOST_TEST((lt(i, 0.5).to_vector<std::int64_t>() == std::vector<std::int64_t>{1, 0, 0}));
-  BOOST_TEST((ge(i, 1.5).to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 0, 1}));
-  BOOST_TEST(
-      (eq(i, from_vector<std::int64_t>({0, 0, 2})).to_vector<std::int64_t>() == std::vector<std::int64_t>{1, 0, 1}));
+  BOOST_TEST((lt(i, 0.5).to_vector<bool>() == std::vector<bool>{true, false, false}));
+  BOOST_TEST((ge(i, 1.5).to_vector<bool>() == std::vector<bool>{false, false, true}));
+  BOOST_TEST((eq(i, from_vector<std::int64_t>({0, 0, 2})).to_vector<bool>() == std::vector<bool>{true, false, true}));
+  // Mixed dtypes compare in the promoted dtype: int64 2 == float64 2.0, and 1 < 1.5.
+  BOOST_TEST((eq(i, f64({0.5, 1., 2.})).to_vector<bool>() == std::vector<bool>{false, true, true}));
+  BOOST_TEST((lt(i, f64({0.5, 1.5, 1.5})).to_vector<bool>() == std::vector<bool>{true, true, false}));
   // NaN equals nothing, not even itself.
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const Tensor n = f64({nan});
-  BOOST_TEST(eq(n, n).item() == 0.);
-  BOOST_TEST(ne(n, n).item() == 1.);
-  BOOST_TEST(lt(n, 0.).item() == 0.);
+  BOOST_TEST(!eq(n, n).item<bool>());
+  BOOST_TEST(ne(n, n).item<bool>());
+  BOOST_TEST(!lt(n, 0.).item<bool>());
 }
 
 BOOST_AUTO_TEST_CASE(sign_values) {
@@ -603,7 +607,7 @@ BOOST_AUTO_TEST_CASE(large_tensors_take_the_parallel_path) {
   const Tensor c = gt(randn({400, 1}, dtype(float64)), 0.);
   const Tensor a = randn({1, 300}, dtype(float64));
   const Tensor w = where(c, a, scalar_tensor(-5., dtype(float64)));
-  const auto cv = c.to_vector<double>(), av = a.to_vector<double>(), ww = w.to_vector<double>();
+  const auto cv = c.to(float64).to_vector<double>(), av = a.to_vector<double>(), ww = w.to_vector<double>();
   bad = 0;
   for (std::int64_t i = 0; i < 400; ++i)
     for (std::int64_t j = 0; j < 300; ++j) bad += ww[i * 300 + j] != (cv[i] != 0 ? av[j] : -5.);
@@ -749,16 +753,10 @@ BOOST_AUTO_TEST_CASE(float32_exp_sigmoid_tanh_accuracy) {
 BOOST_AUTO_TEST_CASE(errors_name_the_op_and_shapes) {
   const Tensor f32 = zeros({2, 3});
   const Tensor f64t = zeros({3}, dtype(float64));
-  XGRAD_CHECK_THROW_MSG(mul(f32, f64t), "mul: dtype mismatch: [2, 3] float32 and [3] float64");
-  XGRAD_CHECK_THROW_MSG(add(f32, f64t), "add: dtype mismatch");
-  XGRAD_CHECK_THROW_MSG(sub(f32, f64t), "sub: dtype mismatch");
-  XGRAD_CHECK_THROW_MSG(div(f32, f64t), "div: dtype mismatch");
-  XGRAD_CHECK_THROW_MSG(pow(f32, f64t), "pow: dtype mismatch: [2, 3] float32 and [3] float64");
-  XGRAD_CHECK_THROW_MSG(maximum(f32, f64t), "maximum: dtype mismatch");
-  XGRAD_CHECK_THROW_MSG(minimum(f32, f64t), "minimum: dtype mismatch");
-  XGRAD_CHECK_THROW_MSG(where(f32, f32, f64t), "where: dtype mismatch: [2, 3] float32 and [3] float64");
-  XGRAD_CHECK_THROW_MSG(gt(f32, f64t), "gt: dtype mismatch: [2, 3] float32 and [3] float64");
-  XGRAD_CHECK_THROW_MSG(f32 == f64t, "eq: dtype mismatch");
+  // Mixed dtypes promote (they used to throw "dtype mismatch").
+  for (const Tensor& r : {mul(f32, f64t), add(f32, f64t), sub(f32, f64t), div(f32, f64t), pow(f32, f64t),
+                          maximum(f32, f64t), minimum(f32, f64t), where(f32 > 0., f32, f64t)})
+    BOOST_CHECK(r.dtype() == float64 && r.shape() == Shape({2, 3}));
 
   const Tensor a = zeros({2, 3}), b = zeros({4});
   XGRAD_CHECK_THROW_MSG(add(a, b), "add: shapes [2, 3] and [4] cannot be broadcast together");
@@ -777,6 +775,10 @@ BOOST_AUTO_TEST_CASE(errors_name_the_op_and_shapes) {
   XGRAD_CHECK_THROW_MSG(sigmoid(i), "sigmoid: expected a floating dtype");
   XGRAD_CHECK_THROW_MSG(pow(i, 2.), "pow: expected a floating dtype");
   XGRAD_CHECK_THROW_MSG(pow(i, i), "pow: expected a floating dtype");
+  XGRAD_CHECK_THROW_MSG(-(i > 1.), "neg: not supported for bool tensors");
+  XGRAD_CHECK_THROW_MSG((i > 1.) - (i > 0.), "sub: subtraction of two bool tensors (shapes [2] and [2]) is not supported");
+  XGRAD_CHECK_THROW_MSG(div(i, i, "round"),
+                        "div: expected rounding_mode to be one of \"trunc\" or \"floor\", but found \"round\"");
 
   XGRAD_CHECK_THROW_MSG(clamp(a, std::nullopt, std::nullopt), "clamp: at least one of min and max must be given");
 

@@ -36,53 +36,72 @@ BOOST_AUTO_TEST_CASE(element_count_overflow_throws) {
 }
 
 BOOST_AUTO_TEST_CASE(integer_division_throws_instead_of_trapping) {
-  const Tensor a = tensor({7.0, -7.0, 3.0}, dtype(int64));
-  const Tensor zero = tensor({1.0, 0.0, 2.0}, dtype(int64));
-  XGRAD_CHECK_THROW_MSG(div(a, zero), "div: ZeroDivisionError: integer division by zero");
-  XGRAD_CHECK_THROW_MSG(a / 0.0, "div: ZeroDivisionError");
-  XGRAD_CHECK_THROW_MSG(5.0 / zero, "rdiv: ZeroDivisionError");
+  // Integer division happens only with a rounding mode now (`/` is true division in float32,
+  // as in PyTorch); it still must throw, not trap.
+  const Tensor a = tensor({7, -7, 3});
+  const Tensor zero = tensor({1, 0, 2});
+  XGRAD_CHECK_THROW_MSG(div(a, zero, "trunc"), "div: ZeroDivisionError: integer division by zero");
+  XGRAD_CHECK_THROW_MSG(div(a, zero, "floor"), "div: ZeroDivisionError");
+  XGRAD_CHECK_THROW_MSG(floor_divide(a, tensor({0})), "div: ZeroDivisionError");
   // Broadcast divisor, and a large tensor (split across threads).
-  XGRAD_CHECK_THROW_MSG(zeros({100000}, dtype(int64)) / tensor({0.0}, dtype(int64)), "ZeroDivisionError");
-  // INT64_MIN / -1 overflows (SIGFPE on x86).
+  XGRAD_CHECK_THROW_MSG(div(zeros({100000}, dtype(int64)), tensor({0}), "trunc"), "ZeroDivisionError");
+  // INT64_MIN / -1 and INT32_MIN / -1 overflow (SIGFPE on x86).
   const Tensor mn = from_vector(std::vector<std::int64_t>{INT64_MIN, 4});
-  XGRAD_CHECK_THROW_MSG(mn / -1.0, "div: integer overflow: -9223372036854775808 / -1");
-  XGRAD_CHECK_THROW_MSG(div(mn, from_vector(std::vector<std::int64_t>{-1, 1})), "integer overflow");
-  // In place: throws and leaves the tensor unchanged.
+  XGRAD_CHECK_THROW_MSG(div(mn, tensor({-1, 1}), "trunc"), "div: integer overflow: -9223372036854775808 / -1");
+  const Tensor mn32 = from_vector(std::vector<std::int32_t>{INT32_MIN, 4});
+  XGRAD_CHECK_THROW_MSG(div(mn32, tensor({-1, 1}, dtype(int32)), "floor"),
+                        "div: integer overflow: -2147483648 / -1 does not fit in int32");
+  // True division: a zero divisor is IEEE (inf, nan), never an error.
+  const auto q = div(a, zero).to_vector<float>();
+  BOOST_CHECK(div(a, zero).dtype() == float32);
+  BOOST_CHECK(q[0] == 7.f && std::isinf(q[1]) && q[2] == 1.5f);
+  BOOST_CHECK(std::isinf((5.0 / zero).to_vector<float>()[1]));
+  // In place, an integer tensor cannot take true division's float result.
   Tensor b = a.clone();
-  XGRAD_CHECK_THROW_MSG(b.div_(zero), "div_: ZeroDivisionError");
-  XGRAD_CHECK_THROW_MSG(b.div_(0.0), "div_: ZeroDivisionError");
+  XGRAD_CHECK_THROW_MSG(b.div_(zero), "div_: result type float32 can't be cast to the desired output type int64");
+  XGRAD_CHECK_THROW_MSG(b.div_(2.0), "div_: result type float32");
   BOOST_CHECK(b.to_vector<std::int64_t>() == a.to_vector<std::int64_t>());
-  // What still works: integer division truncates toward zero (C++ and torch.div(rounding_mode='trunc')).
-  BOOST_CHECK((div(a, tensor({2.0, 2.0, 2.0}, dtype(int64))).to_vector<std::int64_t>() ==
-               std::vector<std::int64_t>{3, -3, 1}));
-  BOOST_CHECK(((a / 2.0).to_vector<std::int64_t>() == std::vector<std::int64_t>{3, -3, 1}));
-  b.div_(-1.0);
-  BOOST_CHECK((b.to_vector<std::int64_t>() == std::vector<std::int64_t>{-7, 7, -3}));
+  // Rounding division: trunc toward zero, floor toward -inf (PyTorch's rounding_mode).
+  BOOST_CHECK((div(a, tensor({2, 2, 2}), "trunc").to_vector<std::int64_t>() == std::vector<std::int64_t>{3, -3, 1}));
+  BOOST_CHECK((div(a, tensor({2, 2, 2}), "floor").to_vector<std::int64_t>() == std::vector<std::int64_t>{3, -4, 1}));
+  BOOST_CHECK((div(a, tensor({-2, 7, -3}), "floor").to_vector<std::int64_t>() == std::vector<std::int64_t>{-4, -1, -1}));
+  BOOST_CHECK((div(tensor({7., -7.}), tensor({2., 2.}), "floor").to_vector<float>() == std::vector<float>{3.f, -4.f}));
+  BOOST_CHECK((div(tensor({7., -7.}), tensor({2., 2.}), "trunc").to_vector<float>() == std::vector<float>{3.f, -3.f}));
   // Floating division by zero is IEEE: inf, not an error.
   BOOST_CHECK(std::isinf((tensor({1.0}) / 0.0).item<double>()));
 }
 
-BOOST_AUTO_TEST_CASE(int64_tensor_with_fractional_scalar_throws) {
-  const Tensor t = tensor({1.0, 2.0, 3.0}, dtype(int64));
-  // These used to truncate the scalar: t * 0.5 gave zeros, t + 0.9 added 0.
-  XGRAD_CHECK_THROW_MSG(t * 0.5, "mul: int64 tensor of shape [3] with the non-integral scalar 0.5");
-  XGRAD_CHECK_THROW_MSG(t + 0.9, "add: int64 tensor");
-  XGRAD_CHECK_THROW_MSG(t - 0.9, "add:");
-  XGRAD_CHECK_THROW_MSG(t / 0.5, "div: int64 tensor");
-  XGRAD_CHECK_THROW_MSG(0.5 - t, "rsub:");
-  XGRAD_CHECK_THROW_MSG(0.5 / t, "rdiv:");
-  XGRAD_CHECK_THROW_MSG(t * std::nan(""), "non-integral");
-  XGRAD_CHECK_THROW_MSG(t * 1e19, "non-integral");  // beyond int64
+BOOST_AUTO_TEST_CASE(integer_tensor_with_fractional_scalar_promotes) {
+  const Tensor t = tensor({1, 2, 3});
+  BOOST_CHECK(t.dtype() == int64);
+  // These used to truncate the scalar (t * 0.5 gave zeros), then to throw; now they promote to
+  // float32 as in PyTorch.
+  BOOST_CHECK((t * 0.5).dtype() == float32);
+  BOOST_CHECK(((t * 0.5).to_vector<float>() == std::vector<float>{0.5f, 1.f, 1.5f}));
+  BOOST_CHECK(((t + 0.5).to_vector<float>() == std::vector<float>{1.5f, 2.5f, 3.5f}));
+  BOOST_CHECK(((t - 0.5).to_vector<float>() == std::vector<float>{0.5f, 1.5f, 2.5f}));
+  BOOST_CHECK(((0.5 - t).to_vector<float>() == std::vector<float>{-0.5f, -1.5f, -2.5f}));
+  BOOST_CHECK(((3.0 / t).to_vector<float>() == std::vector<float>{3.f, 1.5f, 1.f}));
+  BOOST_CHECK(std::isnan((t * std::nan("")).to_vector<float>()[0]));
+  // An integral scalar keeps the dtype; one outside it throws instead of wrapping.
+  BOOST_CHECK((t * 2.0 + 1.0).dtype() == int64);
+  BOOST_CHECK(((t * 2.0 + 1.0).to_vector<std::int64_t>() == std::vector<std::int64_t>{3, 5, 7}));
+  XGRAD_CHECK_THROW_MSG(t * 1e19, "mul: result type of the scalar 1e+19 with a int64 tensor of shape [3] can't be cast");
+  XGRAD_CHECK_THROW_MSG(tensor({1}, dtype(int32)) + 3e9, "add: result type of the scalar 3000000000 with a int32 tensor");
+  // In place, the dtype cannot change: these throw and leave the tensor unchanged.
   Tensor u = t.clone();
-  XGRAD_CHECK_THROW_MSG(u.mul_(0.5), "mul_:");
+  XGRAD_CHECK_THROW_MSG(u.mul_(0.5), "mul_: result type of the scalar 0.5 with a int64 tensor");
   XGRAD_CHECK_THROW_MSG(u.add_(0.5), "add_:");
   XGRAD_CHECK_THROW_MSG(u.add_(t, 0.5), "add_:");
+  XGRAD_CHECK_THROW_MSG(u.add_(tensor({0.5, 0.5, 0.5})), "add_: result type float32 can't be cast to the desired "
+                                                          "output type int64 (tensors of shapes [3] and [3])");
   BOOST_CHECK((u.to_vector<std::int64_t>() == std::vector<std::int64_t>{1, 2, 3}));
-  // Integral scalars keep working, and comparisons already compare in double.
-  BOOST_CHECK(((t * 2.0 + 1.0).to_vector<std::int64_t>() == std::vector<std::int64_t>{3, 5, 7}));
-  BOOST_CHECK(((t >= 1.5).to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 1, 1}));
-  // Floating tensors take any scalar.
-  BOOST_CHECK_CLOSE((tensor({1.0}) * 0.5).item<double>(), 0.5, 1e-12);
+  // ... while a float tensor takes an integer one in place.
+  Tensor f = tensor({0.5, 0.5, 0.5});
+  f.add_(t);
+  BOOST_CHECK((f.to_vector<float>() == std::vector<float>{1.5f, 2.5f, 3.5f}));
+  // Comparisons compare in double.
+  BOOST_CHECK(((t >= 1.5).to_vector<bool>() == std::vector<bool>{false, true, true}));
 }
 
 BOOST_AUTO_TEST_CASE(messages_name_the_op_the_user_called) {

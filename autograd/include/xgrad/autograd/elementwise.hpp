@@ -1,12 +1,15 @@
-// Element-wise ops with NumPy broadcasting. All binary ops require both operands to have the
-// same dtype (no silent promotion) and broadcast-compatible shapes; otherwise they throw
-// xgrad::Error naming the op and both shapes/dtypes. Scalars (double) are converted to the
-// tensor's dtype; for an int64 tensor (add, sub, mul, div, rsub, rdiv and their in-place
-// forms) a scalar that is not an integer in int64's range throws instead of being truncated
-// (PyTorch would promote to float; convert with .to(float32) first). Integer division
-// truncates toward zero; a zero divisor throws "<op>: ZeroDivisionError: integer division by
-// zero" and INT64_MIN / -1 throws an overflow error, never a trap. Math functions (exp, log,
-// ...) need a floating dtype.
+// Element-wise ops with NumPy broadcasting. Binary ops (arithmetic, maximum/minimum, pow,
+// where's operands, comparisons) promote mixed dtypes as PyTorch does (promote_types in
+// dtype.hpp has the table; result_type below applies it to operands): int64 + float32 is
+// float32, bool + int32 is int32, float32 * 2.5 stays float32, int64 * 0.5 is float32. The
+// promotion is a differentiable conversion, so a float32 input that meets a float64 one gets
+// a float32 gradient. Shapes must broadcast; otherwise ops throw xgrad::Error naming the op
+// and both shapes. An integer tensor with an integral scalar outside its dtype's range
+// throws. In-place ops cannot change self's dtype: `i.mul_(0.5)` on an integer tensor throws,
+// as in PyTorch. Division is true division (int / int is float32, as PyTorch's `/`); integer
+// rounding division is div(a, b, "trunc" or "floor"). bool arithmetic: add and maximum are
+// logical or, mul and minimum logical and; sub and neg of bools throw (as PyTorch). Math
+// functions (exp, log, ...) need a floating dtype.
 #pragma once
 
 #include <optional>
@@ -18,14 +21,31 @@ namespace xgrad {
 /// Broadcast result shape of a and b (NumPy rules); throws naming `op` if incompatible.
 Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op = "broadcast");
 
+/// The dtype of a binary op on a and b (torch.result_type): promote_types of both when they
+/// have the same number-of-dims kind; a 0-d tensor against one with dims counts only when
+/// its category (bool < integer < floating) is higher.
+Dtype result_type(const Tensor& a, const Tensor& b);
+/// The dtype of a binary op on tensor a and a scalar: a's dtype, except that an integer or
+/// bool tensor with a non-integral (or non-finite) scalar gives float32 and a bool tensor
+/// with an integral scalar gives int64.
+Dtype result_type(const Tensor& a, double s);
+
 /// a + b. d/da = 1, d/db = 1 (reduced over broadcast dims).
 Tensor add(const Tensor& a, const Tensor& b);
 /// a - b. d/da = 1, d/db = -1.
 Tensor sub(const Tensor& a, const Tensor& b);
 /// a * b. d/da = b, d/db = a.
 Tensor mul(const Tensor& a, const Tensor& b);
-/// a / b. d/da = 1/b, d/db = -a/b^2.
+/// a / b, true division: integer and bool operands give float32 (PyTorch). d/da = 1/b,
+/// d/db = -a/b^2.
 Tensor div(const Tensor& a, const Tensor& b);
+/// a / b rounded: rounding_mode "trunc" (toward zero) or "floor" (toward -inf); integer
+/// operands stay integer (promoted), and then a zero divisor throws "div: ZeroDivisionError:
+/// integer division by zero" and the minimum / -1 an overflow error. Not differentiable (the
+/// derivative is zero almost everywhere; the result never requires grad).
+Tensor div(const Tensor& a, const Tensor& b, std::string_view rounding_mode);
+/// div(a, b, "floor").
+Tensor floor_divide(const Tensor& a, const Tensor& b);
 Tensor add(const Tensor& a, double s);
 Tensor sub(const Tensor& a, double s);
 Tensor mul(const Tensor& a, double s);
@@ -73,14 +93,20 @@ Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> m
 Tensor maximum(const Tensor& a, const Tensor& b);
 /// Element-wise min(a, b); ties split like maximum.
 Tensor minimum(const Tensor& a, const Tensor& b);
-/// cond ? a : b element-wise, with broadcasting of all three. cond is any dtype (nonzero =
-/// true); a and b must share a dtype. Gradient flows to a where cond, to b elsewhere.
+/// cond ? a : b element-wise, with broadcasting of all three; a and b are promoted to
+/// result_type(a, b). cond should be bool (PyTorch requires it); any other dtype is read as
+/// nonzero = true. Gradient flows to a where cond, to b elsewhere.
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+/// where(cond, a, scalar) and where(cond, scalar, b): the scalar as a 0-d tensor of the
+/// tensor operand's dtype.
+Tensor where(const Tensor& cond, const Tensor& a, double b);
+Tensor where(const Tensor& cond, double a, const Tensor& b);
 
-// Comparisons and sign are not differentiable: their results never require grad. They return
-// 1 or 0 in the dtype of the inputs (xgrad has no bool dtype), so masks multiply directly:
-// `x * (x > 0.)`. A floating tensor compares with the double converted to its dtype; an int64
-// tensor compares with the double exactly (`i < 0.5` is 1 for i == 0), like PyTorch.
+// Comparisons are not differentiable: their results never require grad. They return bool
+// tensors (PyTorch's semantics), compared in result_type(a, b); bool masks promote in
+// arithmetic, so `x * (x > 0.)` still works (bool * float32 is float32). A floating tensor
+// compares with the double converted to its dtype; an integer tensor compares with the double
+// exactly (`i < 0.5` is true for i == 0), like PyTorch.
 Tensor eq(const Tensor& a, const Tensor& b);
 Tensor ne(const Tensor& a, const Tensor& b);
 Tensor lt(const Tensor& a, const Tensor& b);
@@ -93,8 +119,26 @@ Tensor lt(const Tensor& a, double s);
 Tensor le(const Tensor& a, double s);
 Tensor gt(const Tensor& a, double s);
 Tensor ge(const Tensor& a, double s);
-/// -1, 0 or 1.
+/// -1, 0 or 1 (0 for NaN), in a's dtype; not differentiable (its derivative is 0 almost
+/// everywhere: the result never requires grad).
 Tensor sign(const Tensor& a);
+
+// Logical ops: any dtype (nonzero = true), broadcasting, bool result, not differentiable.
+Tensor logical_and(const Tensor& a, const Tensor& b);
+Tensor logical_or(const Tensor& a, const Tensor& b);
+Tensor logical_xor(const Tensor& a, const Tensor& b);
+Tensor logical_not(const Tensor& a);
+// Bitwise ops on bool and integer tensors (promoted like arithmetic; floating throws
+// "<op>: bitwise ops need bool or integer tensors, got float32"). On bool tensors they are
+// the logical ops: `mask_a & ~mask_b`.
+Tensor bitwise_and(const Tensor& a, const Tensor& b);
+Tensor bitwise_or(const Tensor& a, const Tensor& b);
+Tensor bitwise_xor(const Tensor& a, const Tensor& b);
+Tensor bitwise_not(const Tensor& a);
+Tensor operator&(const Tensor& a, const Tensor& b);
+Tensor operator|(const Tensor& a, const Tensor& b);
+Tensor operator^(const Tensor& a, const Tensor& b);
+Tensor operator~(const Tensor& a);
 
 Tensor operator==(const Tensor& a, const Tensor& b);
 Tensor operator!=(const Tensor& a, const Tensor& b);

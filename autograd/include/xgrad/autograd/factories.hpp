@@ -1,20 +1,24 @@
 // Tensor factories and the random generator.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "xgrad/autograd/tensor.hpp"
 
 namespace xgrad {
 
-/// Creation options: dtype (default float32) and requires_grad (default false).
+/// Creation options: dtype (default float32; tensor() infers it from its numbers unless
+/// one is given) and requires_grad (default false).
 struct TensorOptions {
   Dtype dtype_ = Dtype::float32;
   bool requires_grad_ = false;
-  TensorOptions& dtype(Dtype d) { dtype_ = d; return *this; }
+  bool dtype_given_ = false;
+  TensorOptions& dtype(Dtype d) { dtype_ = d; dtype_given_ = true; return *this; }
   TensorOptions& requires_grad(bool r = true) { requires_grad_ = r; return *this; }
 };
 inline TensorOptions dtype(Dtype d) { return TensorOptions().dtype(d); }
@@ -56,24 +60,39 @@ Tensor empty_like(const Tensor& t, std::optional<Dtype> d = std::nullopt);
 Tensor rand_like(const Tensor& t);
 Tensor randn_like(const Tensor& t);
 
-/// A number or a nested braced list of numbers: the argument type of tensor().
+/// A number or a nested braced list of numbers: the argument type of tensor(). A leaf
+/// remembers whether it was written as a floating-point, an integer or a bool literal.
 class NestedList {
  public:
+  enum class Kind : std::uint8_t { floating, integer, boolean };
   NestedList(double v) : leaf_(true), value_(v) {}  // NOLINT: implicit on purpose
+  NestedList(bool v) : leaf_(true), kind_(Kind::boolean), value_(v ? 1.0 : 0.0), int_(v ? 1 : 0) {}  // NOLINT
+  template <std::integral I>
+    requires(!std::is_same_v<I, bool>)
+  NestedList(I v)  // NOLINT: implicit on purpose
+      : leaf_(true), kind_(Kind::integer), value_(static_cast<double>(v)), int_(static_cast<std::int64_t>(v)) {}
   NestedList(std::initializer_list<NestedList> items) : items_(items) {}
   bool is_leaf() const { return leaf_; }
+  Kind kind() const { return kind_; }
   double value() const { return value_; }
+  /// The exact value of an integer or bool leaf (int64 values beyond 2^53 stay exact).
+  std::int64_t int_value() const { return int_; }
   const std::vector<NestedList>& items() const { return items_; }
 
  private:
   bool leaf_ = false;
+  Kind kind_ = Kind::floating;
   double value_ = 0.0;
+  std::int64_t int_ = 0;
   std::vector<NestedList> items_;
 };
 
 /// A tensor from nested braced lists of any depth: tensor({1., 2.}) has shape [2],
 /// tensor({{1.}, {2.}}) shape [2, 1], tensor({{1., 2.}, {3., 4.}}) shape [2, 2].
-/// Ragged lists throw xgrad::Error. The dtype defaults to float32.
+/// Ragged lists throw xgrad::Error. Without a dtype in opts, the dtype follows the numbers
+/// as in PyTorch: any floating-point literal gives float32, else any integer literal gives
+/// int64 (tensor({1, 2, 3}) is int64), else bool literals give bool. An empty list is
+/// float32. A value that does not fit the chosen dtype throws.
 Tensor tensor(std::initializer_list<NestedList> values, TensorOptions opts = {});
 /// A 0-d tensor holding v.
 Tensor scalar_tensor(double v, TensorOptions opts = {});

@@ -17,8 +17,13 @@ namespace xgrad {
 
 using Dims = std::vector<std::int64_t>;
 
-/// Sum. d/da_i = 1.
+/// Sum. d/da_i = 1. bool and int32 inputs are summed in int64 and give int64 (PyTorch).
 Tensor sum(const Tensor& a, const Dims& dims = {}, bool keepdim = false);
+/// True where any element over `dims` is nonzero (NaN counts as nonzero); bool result, any
+/// input dtype, not differentiable. The empty set gives false (any) and true (all).
+Tensor any(const Tensor& a, const Dims& dims = {}, bool keepdim = false);
+/// True where every element over `dims` is nonzero.
+Tensor all(const Tensor& a, const Dims& dims = {}, bool keepdim = false);
 /// Mean = sum / N (N = product of reduced sizes). d/da_i = 1/N. Floating dtypes only.
 Tensor mean(const Tensor& a, const Dims& dims = {}, bool keepdim = false);
 /// Maximum. The gradient goes to the selected element; among equal maxima it is split

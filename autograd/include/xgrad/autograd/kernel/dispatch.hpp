@@ -13,8 +13,10 @@
 
 namespace xgrad::kernel {
 
-/// Calls f.template operator()<T>() with T the C++ type of d (float, double or std::int64_t)
-/// and returns its result.
+/// Calls f.template operator()<T>() with T the C++ type of d (float, double, std::int64_t,
+/// std::int32_t or bool) and returns its result. Ops decide at run time which dtypes they
+/// accept (and throw for the others) before a kernel runs; every kernel must still compile
+/// for all five.
 template <class F>
 decltype(auto) dispatch(Dtype d, F&& f) {
   switch (d) {
@@ -22,29 +24,52 @@ decltype(auto) dispatch(Dtype d, F&& f) {
       return f.template operator()<float>();
     case Dtype::float64:
       return f.template operator()<double>();
+    case Dtype::int32:
+      return f.template operator()<std::int32_t>();
+    case Dtype::boolean:
+      return f.template operator()<bool>();
     case Dtype::int64:
       break;
   }
   return f.template operator()<std::int64_t>();
 }
 
-/// Like dispatch, for kernels that exist for float and double only. An int64 tensor throws
+/// Like dispatch without bool, for arithmetic kernels: a bool tensor throws xgrad::Error
+/// "<op>: not supported for bool tensors" (ops promote bool operands before they get here).
+template <class F>
+decltype(auto) dispatch_numeric(Dtype d, std::string_view op, F&& f) {
+  switch (d) {
+    case Dtype::float32:
+      return f.template operator()<float>();
+    case Dtype::float64:
+      return f.template operator()<double>();
+    case Dtype::int32:
+      return f.template operator()<std::int32_t>();
+    case Dtype::boolean:
+      throw Error(fmt::format("{}: not supported for bool tensors", op));
+    case Dtype::int64:
+      break;
+  }
+  return f.template operator()<std::int64_t>();
+}
+
+/// Like dispatch, for kernels that exist for float and double only. Any other dtype throws
 /// xgrad::Error "<op>: expected a floating dtype (float32 or float64), got int64 for tensor of
 /// shape [...]".
 template <class F>
 decltype(auto) dispatch_floating(const Tensor& t, std::string_view op, F&& f) {
-  if (t.dtype() == Dtype::int64)
-    throw Error(fmt::format("{}: expected a floating dtype (float32 or float64), got int64 for tensor of shape {}", op,
-                            t.shape()));
+  if (!is_floating(t.dtype()))
+    throw Error(fmt::format("{}: expected a floating dtype (float32 or float64), got {} for tensor of shape {}", op,
+                            t.dtype(), t.shape()));
   if (t.dtype() == Dtype::float32) return f.template operator()<float>();
   return f.template operator()<double>();
 }
 
-/// The same on a bare dtype: int64 throws "<op>: expected a floating dtype (float32 or
-/// float64), got int64".
+/// The same on a bare dtype: a non-floating one throws "<op>: expected a floating dtype
+/// (float32 or float64), got int64".
 template <class F>
 decltype(auto) dispatch_floating(Dtype d, std::string_view op, F&& f) {
-  if (d == Dtype::int64) throw Error(fmt::format("{}: expected a floating dtype (float32 or float64), got {}", op, d));
+  if (!is_floating(d)) throw Error(fmt::format("{}: expected a floating dtype (float32 or float64), got {}", op, d));
   if (d == Dtype::float32) return f.template operator()<float>();
   return f.template operator()<double>();
 }
