@@ -210,7 +210,16 @@ Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim) {
 
 // ---- pad -------------------------------------------------------------------------------
 
+namespace detail {
+// reflect / replicate / circular (pad.cpp); `pad` is validated and not all zero.
+Tensor pad_by_index(const Tensor& a, const std::vector<std::int64_t>& pad, PadMode mode);
+}  // namespace detail
+
 Tensor pad(const Tensor& a, const std::vector<std::int64_t>& pad, double value) {
+  return xgrad::pad(a, pad, PadMode::constant, value);
+}
+
+Tensor pad(const Tensor& a, const std::vector<std::int64_t>& pad, PadMode mode, double value) {
   detail::check_defined(a, "pad");
   if (pad.size() % 2 != 0)
     throw Error(fmt::format("pad: padding length must be even (pairs of before, after), got {}", pad));
@@ -225,9 +234,17 @@ Tensor pad(const Tensor& a, const std::vector<std::int64_t>& pad, double value) 
   for (std::size_t i = 0; i < pad.size() / 2; ++i) {
     const std::size_t d = a.shape().size() - 1 - i;  // pairs start from the last dim
     box.starts[d] = pad[2 * i];
-    os[d] += pad[2 * i] + pad[2 * i + 1];
+    if (__builtin_add_overflow(os[d], pad[2 * i], &os[d]) || __builtin_add_overflow(os[d], pad[2 * i + 1], &os[d]))
+      throw Error(
+          fmt::format("pad: padding {} of the tensor of shape {} overflows the size of dim {}", pad, a.shape(), d));
   }
-  return uncrop(a, os, box, value, "PadBackward");
+  if (mode == PadMode::constant) return uncrop(a, os, box, value, "PadBackward");
+  if (value != 0.0) {
+    const char* name = mode == PadMode::reflect ? "reflect" : mode == PadMode::replicate ? "replicate" : "circular";
+    throw Error(fmt::format("pad: padding mode \"{}\" does not take a value (got {})", name, value));
+  }
+  if (os == a.shape()) return a.clone();
+  return detail::pad_by_index(a, pad, mode);
 }
 
 }  // namespace xgrad

@@ -78,8 +78,29 @@ Tensor index_select(const Tensor& a, std::int64_t dim, const Tensor& index);
 Tensor gather(const Tensor& a, std::int64_t dim, const Tensor& index);
 /// out = a, then out[index[i][j]][j] += src[i][j] (dim 0) etc. Differentiable in a and src.
 Tensor scatter_add(const Tensor& a, std::int64_t dim, const Tensor& index, const Tensor& src);
-/// Constant padding. `pad` lists (before, after) pairs starting from the LAST dim, like
-/// torch.nn.functional.pad: {left, right, top, bottom, ...}. Negative pads throw.
+/// Padding modes of pad (torch.nn.functional.pad's `mode`, libtorch's torch::kReflect ...).
+enum class PadMode { constant, reflect, replicate, circular };
+/// Pads the last pad.size() / 2 dims. `pad` lists (before, after) pairs starting from the
+/// LAST dim, like torch.nn.functional.pad: {left, right, top, bottom, ...}; a padded dim of
+/// size n gets size before + n + after. Output position o of that dim reads a[i] with
+/// i = o - before when 0 <= i < n, else (shown for one dim; each padded dim does the same):
+///   constant   `value` (the default mode; pad(a, p, v) is pad(a, p, PadMode::constant, v));
+///   reflect    a mirror that does not repeat the edge: a[-i] for i < 0, a[2(n-1) - i] for
+///              i >= n (pad {2, 1} of [1, 2, 3, 4] gives [3, 2, 1, 2, 3, 4, 3]);
+///   replicate  the edge repeated: a[clamp(i, 0, n - 1)] ([1, 1, 1, 2, 3, 4, 4]);
+///   circular   wrapped around: a[i mod n] ([3, 4, 1, 2, 3, 4, 1]).
+/// Every dtype; the result is a new contiguous tensor. Gradient: constant mode crops the
+/// output gradient; the other modes sum it over all output positions that read an input
+/// element (the reused edge elements accumulate). Both are differentiable again.
+/// PyTorch accepts the non-constant modes only for 1, 2 or 3 padded dims of a 2-d to 5-d
+/// input (batch and channel dims first) and not for bool; xgrad applies the same rule to any
+/// number of trailing dims of any input and dtype, so every call PyTorch accepts gives
+/// PyTorch's result.
+/// Throws: an odd pad length, more pairs than dims, a negative pad (PyTorch would crop), a
+/// non-zero value with a non-constant mode, reflect with before or after >= n, replicate
+/// of an empty dim, circular with before or after > n (it would wrap more than once), and a
+/// size that overflows.
 Tensor pad(const Tensor& a, const std::vector<std::int64_t>& pad, double value = 0.0);
+Tensor pad(const Tensor& a, const std::vector<std::int64_t>& pad, PadMode mode, double value = 0.0);
 
 }  // namespace xgrad
