@@ -18,15 +18,6 @@ namespace xgrad {
 
 namespace {
 
-void check_leaf(const Tensor& self, std::string_view op) {
-  detail::check_defined(self, op);
-  if (grad_mode_enabled() && self.requires_grad() && self.is_leaf())
-    throw Error(fmt::format("{}: a leaf tensor that requires grad ({}) is being used in an in-place operation; wrap "
-                            "the update in a NoGradGuard or work on a clone()",
-                            op, self.describe()));
-  detail::check_inplace_view(self, op);
-}
-
 // `other` as it may be read while self is written: a copy when it shares self's memory
 // with a different layout (reading it would see half-written values).
 Tensor unaliased(const Tensor& self, const Tensor& other) {
@@ -36,33 +27,6 @@ Tensor unaliased(const Tensor& self, const Tensor& other) {
   if (a.storage_offset == b.storage_offset && a.shape == b.shape && self.strides() == other.strides()) return other;
   NoGradGuard ng;
   return other.clone();
-}
-
-// Writes `r` (same shape and dtype as self) into self's memory and rebases self's history
-// onto r.
-void rebase(Tensor& self, const Tensor& r, std::string_view op) {
-  if (r.shape() != self.shape())
-    throw Error(fmt::format("{}: output with shape {} doesn't match the broadcast shape {}", op, self.shape(), r.shape()));
-  auto& impl = *self.impl();
-  const bool view = impl.view.has_value();
-  if (view && !impl.view->differentiable)
-    throw Error(fmt::format("{}: {} is a view created in no-grad mode and is being modified in-place with grad mode "
-                            "on and an operand that requires grad; make it outside the NoGradGuard, or clone() it",
-                            op, self.describe()));
-  if (view && impl.view->multi_output)
-    throw Error(fmt::format("{}: {} is one of multiple views returned by one op (unbind, split, chunk) and is being "
-                            "modified in-place while autograd is involved (PyTorch forbids this too); clone() it, or "
-                            "write through select()/narrow() of the base instead",
-                            op, self.describe()));
-  detail::copy_into(self, r);
-  ++impl.storage->version;
-  if (view) {
-    detail::rebase_view_history(self, r);
-    return;
-  }
-  impl.grad_fn = r.impl()->grad_fn;
-  impl.output_nr = r.impl()->output_nr;
-  impl.requires_grad = r.requires_grad();
 }
 
 // The out-of-place op of an in-place op, given self's value. When its backward needs that
@@ -92,10 +56,10 @@ Tensor inplace_operand(const Tensor& self, const Tensor& other, std::string_view
 template <class F>
 Tensor& binary_inplace(Tensor& self, const Tensor& other_in, std::string_view op, F f, const OutOfPlace& out_of_place,
                        bool saves_self = false) {
-  check_leaf(self, op);
+  detail::check_inplace_target(self, op);
   const Tensor other = inplace_operand(self, other_in, op);
   if (any_requires_grad({&self, &other})) {
-    rebase(self, run_out_of_place(self, out_of_place, saves_self), op);
+    detail::rebase_inplace(self, run_out_of_place(self, out_of_place, saves_self), op);
     return self;
   }
   const Shape bs = broadcast_shapes(self.shape(), other.shape(), op);
@@ -109,9 +73,9 @@ Tensor& binary_inplace(Tensor& self, const Tensor& other_in, std::string_view op
 
 template <class F>
 Tensor& unary_inplace(Tensor& self, std::string_view op, F f, const OutOfPlace& out_of_place, bool saves_self = false) {
-  check_leaf(self, op);
+  detail::check_inplace_target(self, op);
   if (any_requires_grad({&self})) {
-    rebase(self, run_out_of_place(self, out_of_place, saves_self), op);
+    detail::rebase_inplace(self, run_out_of_place(self, out_of_place, saves_self), op);
     return self;
   }
   detail::dispatch_numeric(self.dtype(), op, [&]<class T>() { detail::unary_kernel<T, T>(self, self, [&](T a) { return f(a); }); });
@@ -187,7 +151,7 @@ Tensor& Tensor::clamp_(std::optional<double> lo, std::optional<double> hi) {
 }
 
 Tensor& Tensor::copy_(const Tensor& src) {
-  check_leaf(*this, "copy_");
+  detail::check_inplace_target(*this, "copy_");
   detail::check_defined(src, "copy_");
   const Shape bs = broadcast_shapes(shape(), src.shape(), "copy_");
   if (bs != shape())
@@ -196,7 +160,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
     Tensor r = xgrad::expand(src.to(dtype()), shape());
     // self takes r's history: a leaf source gets a node of its own to flow through.
     if (r.is_leaf()) r = r.clone();
-    rebase(*this, r, "copy_");
+    detail::rebase_inplace(*this, r, "copy_");
     return *this;
   }
   {

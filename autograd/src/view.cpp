@@ -228,6 +228,40 @@ Tensor contiguous_copy(const Tensor& t) {
   return out;
 }
 
+void check_inplace_target(const Tensor& self, std::string_view op) {
+  check_defined(self, op);
+  if (grad_mode_enabled() && self.requires_grad() && self.is_leaf())
+    throw Error(fmt::format("{}: a leaf tensor that requires grad ({}) is being used in an in-place operation; wrap "
+                            "the update in a NoGradGuard or work on a clone()",
+                            op, self.describe()));
+  check_inplace_view(self, op);
+}
+
+void rebase_inplace(Tensor& self, const Tensor& r, std::string_view op) {
+  if (r.shape() != self.shape())
+    throw Error(fmt::format("{}: output with shape {} doesn't match the broadcast shape {}", op, self.shape(), r.shape()));
+  auto& impl = *self.impl();
+  const bool view = impl.view.has_value();
+  if (view && !impl.view->differentiable)
+    throw Error(fmt::format("{}: {} is a view created in no-grad mode and is being modified in-place with grad mode "
+                            "on and an operand that requires grad; make it outside the NoGradGuard, or clone() it",
+                            op, self.describe()));
+  if (view && impl.view->multi_output)
+    throw Error(fmt::format("{}: {} is one of multiple views returned by one op (unbind, split, chunk) and is being "
+                            "modified in-place while autograd is involved (PyTorch forbids this too); clone() it, or "
+                            "write through select()/narrow() of the base instead",
+                            op, self.describe()));
+  copy_into(self, r);
+  ++impl.storage->version;
+  if (view) {
+    rebase_view_history(self, r);
+    return;
+  }
+  impl.grad_fn = r.impl()->grad_fn;
+  impl.output_nr = r.impl()->output_nr;
+  impl.requires_grad = r.requires_grad();
+}
+
 }  // namespace xgrad::detail
 
 namespace xgrad::kernel {

@@ -51,4 +51,13 @@ void rebase_view_history(const Tensor& self, const Tensor& result);
 /// mode is on.
 void check_inplace_view(const Tensor& self, std::string_view op);
 
+/// The checks every in-place op makes on its target before writing: defined, not a leaf
+/// that requires grad (in grad mode), and check_inplace_view.
+void check_inplace_target(const Tensor& self, std::string_view op);
+/// Writes `r` (self's shape and dtype, carrying the op's history) into self's memory and
+/// rebases self's history onto r: self takes r's grad_fn, or, for a view, its base gets a
+/// CopySlices (rebase_view_history). Throws for a shape mismatch, a view made in no-grad
+/// mode, and one of several views returned together by unbind/split/chunk.
+void rebase_inplace(Tensor& self, const Tensor& r, std::string_view op);
+
 }  // namespace xgrad::detail
