@@ -28,4 +28,21 @@ Tensor outer(const Tensor& a, const Tensor& b);
 /// Dot product of two 1-d tensors of equal length (0-d result).
 Tensor dot(const Tensor& a, const Tensor& b);
 
+/// PyTorch's addmm: beta * input + alpha * (mat1 @ mat2), mat1 [n, k], mat2 [k, m] (both
+/// 2-d), input broadcastable to [n, m]; the result is [n, m]. With beta = 0 the values of
+/// input are ignored (NaN or inf in it do not propagate), though its shape must still
+/// broadcast, as in PyTorch. Implemented in linalg_addmm.cpp.
+/// Gradients (PyTorch's): d input = beta g (summed over input's broadcast dims by the engine;
+/// beta g is zeros when beta = 0), d mat1 = alpha g mat2^T, d mat2 = alpha mat1^T g, each a
+/// product with transpose flags (no copies), differentiable again.
+/// Throws xgrad::Error "addmm: ..." when mat1 or mat2 is not 2-d, the inner sizes differ,
+/// input does not broadcast to [n, m], dtypes differ, or a tensor is not float32 / float64
+/// (PyTorch also multiplies integers; xgrad's products are floating only).
+Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2, double beta = 1.0, double alpha = 1.0);
+/// PyTorch's baddbmm: beta * input + alpha * bmm(batch1, batch2), batch1 [b, n, k], batch2
+/// [b, k, m] (both 3-d, equal b), input broadcastable to [b, n, m]; the result is [b, n, m].
+/// beta = 0 ignores input's values as in addmm. Gradients and errors ("baddbmm: ...") as addmm,
+/// with bmm in place of mm.
+Tensor baddbmm(const Tensor& input, const Tensor& batch1, const Tensor& batch2, double beta = 1.0, double alpha = 1.0);
+
 }  // namespace xgrad
