@@ -89,10 +89,6 @@ Grads mul_backward_both(const Tensor& g, const Tensor& a_in, const Tensor& b_in)
 
 }  // namespace
 
-namespace {
-int category(Dtype d) { return is_floating(d) ? 2 : d == Dtype::boolean ? 0 : 1; }
-}  // namespace
-
 Dtype result_type(const Tensor& a, const Tensor& b) {
   detail::check_defined(a, "result_type");
   detail::check_defined(b, "result_type");
@@ -100,7 +96,7 @@ Dtype result_type(const Tensor& a, const Tensor& b) {
   if ((a.dim() == 0) == (b.dim() == 0) || da == db) return promote_types(da, db);
   // One 0-d operand: it decides only when its category is higher.
   const Dtype dims = a.dim() == 0 ? db : da, zero = a.dim() == 0 ? da : db;
-  return category(zero) > category(dims) ? promote_types(dims, zero) : dims;
+  return dtype_category(zero) > dtype_category(dims) ? promote_types(dims, zero) : dims;
 }
 
 Dtype result_type(const Tensor& a, double s) {
@@ -130,7 +126,7 @@ Tensor detail::promoted(const Tensor& a, double s, std::string_view op) {
 Tensor add(const Tensor& a_in, const Tensor& b_in) {
   const auto [a, b] = detail::promoted(a_in, b_in, "add");
   if (a.dtype() == Dtype::boolean) return logical_or(a, b);
-  Tensor out = binary(a, b, "add", [](auto x, auto y) { return x + y; });
+  Tensor out = binary(a, b, "add", [](auto x, auto y) { return detail::wrap_add(x, y); });
   if (any_requires_grad({&a, &b})) {
     record("AddBackward", {a, b}, {out}, {},
            [ra = a.requires_grad(), rb = b.requires_grad()](const Grads& g, const Grads&) {
@@ -146,7 +142,7 @@ Tensor sub(const Tensor& a_in, const Tensor& b_in) {
     throw Error(fmt::format("sub: subtraction of two bool tensors (shapes {} and {}) is not supported; to invert a "
                             "mask use ~ or logical_not",
                             a.shape(), b.shape()));
-  Tensor out = binary(a, b, "sub", [](auto x, auto y) { return x - y; });
+  Tensor out = binary(a, b, "sub", [](auto x, auto y) { return detail::wrap_sub(x, y); });
   if (any_requires_grad({&a, &b})) {
     record("SubBackward", {a, b}, {out}, {},
            [ra = a.requires_grad(), rb = b.requires_grad()](const Grads& g, const Grads&) {
@@ -159,7 +155,7 @@ Tensor sub(const Tensor& a_in, const Tensor& b_in) {
 Tensor mul(const Tensor& a_in, const Tensor& b_in) {
   const auto [a, b] = detail::promoted(a_in, b_in, "mul");
   if (a.dtype() == Dtype::boolean) return logical_and(a, b);
-  Tensor out = binary(a, b, "mul", [](auto x, auto y) { return x * y; });
+  Tensor out = binary(a, b, "mul", [](auto x, auto y) { return detail::wrap_mul(x, y); });
   if (any_requires_grad({&a, &b})) {
     const bool ra = a.requires_grad(), rb = b.requires_grad();
     // d(ab)/da = b, d(ab)/db = a: each side saves only what the other's gradient needs.
@@ -215,7 +211,7 @@ Tensor div(const Tensor& a_in, const Tensor& b_in) {
 
 Tensor add(const Tensor& a_in, double s) {
   const Tensor a = detail::promoted(a_in, s, "add");
-  Tensor out = scalar_op(a, "add", [s]<class T>(T x) { return static_cast<T>(x + static_cast<T>(s)); });
+  Tensor out = scalar_op(a, "add", [s]<class T>(T x) { return detail::wrap_add(x, static_cast<T>(s)); });
   if (any_requires_grad({&a}))
     record("AddBackward", {a}, {out}, {}, [](const Grads& g, const Grads&) { return Grads{g[0]}; });
   return out;
@@ -225,7 +221,7 @@ Tensor sub(const Tensor& a, double s) { return add(a, -s); }
 
 Tensor mul(const Tensor& a_in, double s) {
   const Tensor a = detail::promoted(a_in, s, "mul");
-  Tensor out = scalar_op(a, "mul", [s]<class T>(T x) { return static_cast<T>(x * static_cast<T>(s)); });
+  Tensor out = scalar_op(a, "mul", [s]<class T>(T x) { return detail::wrap_mul(x, static_cast<T>(s)); });
   if (any_requires_grad({&a}))
     record("MulBackward", {a}, {out}, {}, [s](const Grads& g, const Grads&) { return Grads{mul(g[0], s)}; });
   return out;
@@ -241,18 +237,36 @@ Tensor div(const Tensor& a_in, const Tensor& b_in, std::string_view rounding_mod
   if (a.dtype() == Dtype::boolean)
     throw Error(fmt::format("div: rounding division of two bool tensors (shapes {} and {}) is not supported",
                             a.shape(), b.shape()));
+  if (is_floating(a.dtype()) && floor) {
+    // Python's float floor division (PyTorch's too): floor(a / b) would round the quotient
+    // first (1 // 0.1 would be 10, not 9); this goes through fmod, which is exact.
+    return binary(a, b, "div", []<class T>(T x, T y) -> T {
+      if constexpr (std::is_floating_point_v<T>) {
+        if (y == T(0)) return x / y;
+        const T mod = std::fmod(x, y);
+        T q = (x - mod) / y;
+        if (mod != T(0) && (y < T(0)) != (mod < T(0))) q -= T(1);
+        if (q == T(0)) return std::copysign(T(0), x / y);
+        T f = std::floor(q);
+        if (q - f > T(0.5)) f += T(1);
+        return f;
+      } else {
+        return x;  // not reached: integer operands take the branch below
+      }
+    });
+  }
   Tensor q = detail::divide(a, b, "div");
   if (is_floating(q.dtype())) {
     detail::dispatch_floating(q, "div", [&]<class T>() {
       T* p = q.data_ptr<T>();
       detail::parallel_for(q.numel(), detail::kGrain, [&](std::int64_t s, std::int64_t e) {
-        for (std::int64_t i = s; i < e; ++i) p[i] = floor ? std::floor(p[i]) : std::trunc(p[i]);
+        for (std::int64_t i = s; i < e; ++i) p[i] = std::trunc(p[i]);
       });
     });
   } else if (floor) {
     // The quotient truncated toward zero, moved down by one where the division was inexact and
     // the signs differ: q * b != a exactly then.
-    const Tensor back = binary(q, b, "div", [](auto x, auto y) { return x * y; });
+    const Tensor back = binary(q, b, "div", [](auto x, auto y) { return detail::wrap_mul(x, y); });
     const Tensor adjust = logical_and(ne(back, a), ne(lt(a, 0.0), lt(b, 0.0)));
     q = binary(q, adjust.to(q.dtype()), "div", [](auto x, auto y) { return x - y; });
   }
@@ -272,7 +286,7 @@ Tensor div(const Tensor& a_in, double s) {
 
 Tensor rsub(const Tensor& a_in, double s) {
   const Tensor a = detail::promoted(a_in, s, "rsub");
-  Tensor out = scalar_op(a, "rsub", [s]<class T>(T x) { return static_cast<T>(static_cast<T>(s) - x); });
+  Tensor out = scalar_op(a, "rsub", [s]<class T>(T x) { return detail::wrap_sub(static_cast<T>(s), x); });
   if (any_requires_grad({&a}))
     record("RsubBackward", {a}, {out}, {}, [](const Grads& g, const Grads&) { return Grads{neg(g[0])}; });
   return out;
@@ -292,7 +306,7 @@ Tensor rdiv(const Tensor& a_in, double s) {
 }
 
 Tensor neg(const Tensor& a) {
-  Tensor out = scalar_op(a, "neg", []<class T>(T x) { return static_cast<T>(-x); });
+  Tensor out = scalar_op(a, "neg", []<class T>(T x) { return detail::wrap_neg(x); });
   if (any_requires_grad({&a}))
     record("NegBackward", {a}, {out}, {}, [](const Grads& g, const Grads&) { return Grads{neg(g[0])}; });
   return out;

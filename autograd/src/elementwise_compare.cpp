@@ -29,7 +29,7 @@ Tensor compare(const Tensor& a_in, const Tensor& b_in, std::string_view op, Cmp 
 }
 
 // Tensor-scalar comparison. Floating tensors compare against s converted to their dtype;
-// int64 tensors compare in double, so that `i < 0.5` means what it says.
+// integer tensors compare exactly, so that `i < 0.5` means what it says.
 template <class Cmp>
 Tensor compare(const Tensor& a, double s, std::string_view op, Cmp cmp) {
   detail::check_defined(a, op);
@@ -39,7 +39,9 @@ Tensor compare(const Tensor& a, double s, std::string_view op, Cmp cmp) {
       const T st = static_cast<T>(s);
       detail::unary_kernel<T, bool>(a, out, [&](T x) { return static_cast<bool>(cmp(x, st)); });
     } else {
-      detail::unary_kernel<T, bool>(a, out, [&](T x) { return static_cast<bool>(cmp(static_cast<double>(x), s)); });
+      // long double (x86: 64-bit mantissa) holds every int64 and every double exactly.
+      const auto sl = static_cast<long double>(s);
+      detail::unary_kernel<T, bool>(a, out, [&](T x) { return static_cast<bool>(cmp(static_cast<long double>(x), sl)); });
     }
   });
   return out;

@@ -195,7 +195,7 @@ Tensor rsqrt(const Tensor& a) {
 }
 
 Tensor abs(const Tensor& a) {
-  Tensor out = unary_any(a, "abs", []<class T>(T x) { return x < T(0) ? static_cast<T>(-x) : x; });
+  Tensor out = unary_any(a, "abs", []<class T>(T x) { return x < T(0) ? detail::wrap_neg(x) : x; });
   if (any_requires_grad({&a})) {
     // d|a|/da = sign(a), 0 at a == 0 (PyTorch's choice of subgradient).
     record("AbsBackward", {a}, {out}, {a}, [](const Grads& g, const Grads& s) { return Grads{mul(g[0], sign(s[0]))}; });
@@ -272,10 +272,13 @@ Tensor clamp(const Tensor& a, std::optional<double> lo, std::optional<double> hi
   detail::check_defined(a, "clamp");
   if (!lo && !hi)
     throw Error(fmt::format("clamp: at least one of min and max must be given (tensor of shape {})", a.shape()));
+  // An integer tensor with a non-integral bound computes in float32 (result_type, as PyTorch).
+  for (const auto& bound : {lo, hi})
+    if (bound && result_type(a, *bound) != a.dtype()) return clamp(a.to(result_type(a, *bound)), lo, hi);
   // min(max(a, lo), hi): with lo > hi every element becomes hi (PyTorch). NaN passes through.
   Tensor out = unary_any(a, "clamp", [lo, hi]<class T>(T x) {
-    if (lo && x < static_cast<T>(*lo)) x = static_cast<T>(*lo);
-    if (hi && x > static_cast<T>(*hi)) x = static_cast<T>(*hi);
+    if (lo && x < detail::scalar_as<T>(*lo, "clamp")) x = detail::scalar_as<T>(*lo, "clamp");
+    if (hi && x > detail::scalar_as<T>(*hi, "clamp")) x = detail::scalar_as<T>(*hi, "clamp");
     return x;
   });
   if (any_requires_grad({&a})) {

@@ -21,6 +21,18 @@ Tensor finish(Tensor t, const TensorOptions& o) {
   return t;
 }
 
+// v converted to T the way a cast would (integers truncate toward zero, as PyTorch's arange
+// and linspace), but NaN, inf and values outside T's range throw instead of being undefined.
+template <class T>
+T truncated_as(double v, std::string_view op) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    constexpr double lo = static_cast<double>(std::numeric_limits<T>::min());
+    if (!(v >= lo && v < -lo))
+      throw Error(fmt::format("{}: the value {} is out of range for {}", op, v, dtype_of<T>()));
+  }
+  return static_cast<T>(v);
+}
+
 template <class T>
 void fill_value(Tensor& t, double v) {
   T* p = t.data_ptr<T>();
@@ -50,27 +62,17 @@ double random_normal() {
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
 }
 
-Tensor empty(const Shape& shape, TensorOptions o) { return finish(detail::make_tensor(shape, o.dtype_, "empty"), o); }
-
-namespace {
-// v as a T; throws (naming `op`) when an integer dtype cannot hold it exactly.
-template <class T>
-T checked_value(double v, std::string_view op) {
-  if constexpr (std::is_same_v<T, bool>) {
-    return v != 0.0;
-  } else if constexpr (std::is_integral_v<T>) {
-    constexpr auto lo = static_cast<double>(std::numeric_limits<T>::min());
-    if (!(v >= lo && v < -lo) || std::trunc(v) != v)
-      throw Error(fmt::format("{}: the value {} cannot be represented as {}", op, v, dtype_of<T>()));
-    return static_cast<T>(v);
-  } else {
-    return static_cast<T>(v);
-  }
+Tensor empty(const Shape& shape, TensorOptions o) {
+  Tensor t = detail::make_tensor(shape, o.dtype_, "empty");
+  // A byte other than 0 or 1 read as a bool is undefined behaviour: bool storage starts false.
+  if (o.dtype_ == Dtype::boolean) std::memset(t.impl()->storage->data, 0, t.impl()->storage->nbytes);
+  return finish(t, o);
 }
 
+namespace {
 Tensor filled(const Shape& shape, double value, TensorOptions o, std::string_view op) {
   Tensor t = detail::make_tensor(shape, o.dtype_, op);
-  detail::dispatch(o.dtype_, [&]<class T>() { fill_value<T>(t, static_cast<double>(checked_value<T>(value, op))); });
+  detail::dispatch(o.dtype_, [&]<class T>() { fill_value<T>(t, static_cast<double>(detail::scalar_as<T>(value, op))); });
   return finish(t, o);
 }
 }  // namespace
@@ -96,7 +98,7 @@ Tensor arange(double start, double end, double step, TensorOptions o) {
   Tensor t = detail::make_tensor({n}, o.dtype_, "arange");
   detail::dispatch(o.dtype_, [&]<class T>() {
     T* p = t.data_ptr<T>();
-    for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + static_cast<double>(i) * step);
+    for (std::int64_t i = 0; i < n; ++i) p[i] = truncated_as<T>(start + static_cast<double>(i) * step, "arange");
   });
   return finish(t, o);
 }
@@ -111,8 +113,9 @@ Tensor linspace(double start, double end, std::int64_t steps, TensorOptions o) {
     T* p = t.data_ptr<T>();
     // Symmetric formula (like PyTorch) so that the last value is exactly `end`.
     for (std::int64_t i = 0; i < steps; ++i)
-      p[i] = static_cast<T>(i < steps / 2 ? start + h * static_cast<double>(i)
-                                          : end - h * static_cast<double>(steps - 1 - i));
+      p[i] = truncated_as<T>(i < steps / 2 ? start + h * static_cast<double>(i)
+                                           : end - h * static_cast<double>(steps - 1 - i),
+                             "linspace");
   });
   return finish(t, o);
 }
@@ -131,7 +134,7 @@ Tensor eye(std::int64_t n, std::int64_t m, TensorOptions o) {
 Tensor rand(const Shape& shape, TensorOptions o) {
   Tensor t = detail::make_tensor(shape, o.dtype_, "rand");
   std::lock_guard<std::mutex> lock(g_rng_mutex);
-  detail::dispatch(o.dtype_, [&]<class T>() {
+  detail::dispatch_floating(o.dtype_, "rand", [&]<class T>() {
     T* p = t.data_ptr<T>();
     for (std::int64_t i = 0; i < t.numel(); ++i)
       p[i] = static_cast<T>(uniform_from(g_rng(), std::is_same_v<T, float>));
@@ -141,7 +144,7 @@ Tensor rand(const Shape& shape, TensorOptions o) {
 
 Tensor randn(const Shape& shape, TensorOptions o) {
   Tensor t = detail::make_tensor(shape, o.dtype_, "randn");
-  detail::dispatch(o.dtype_, [&]<class T>() {
+  detail::dispatch_floating(o.dtype_, "randn", [&]<class T>() {
     T* p = t.data_ptr<T>();
     for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(random_normal());
   });
@@ -191,7 +194,7 @@ Tensor from_doubles(const std::vector<double>& v, const Shape& shape, TensorOpti
   Tensor t = detail::make_tensor(shape, o.dtype_);
   detail::dispatch(o.dtype_, [&]<class T>() {
     T* p = t.data_ptr<T>();
-    for (std::size_t i = 0; i < v.size(); ++i) p[i] = checked_value<T>(v[i], op);
+    for (std::size_t i = 0; i < v.size(); ++i) p[i] = detail::scalar_as<T>(v[i], op);
   });
   return finish(t, o);
 }
@@ -251,7 +254,7 @@ Tensor tensor(std::initializer_list<NestedList> values, TensorOptions o) {
           continue;
         }
       }
-      *p++ = checked_value<T>(l->value(), "tensor");
+      *p++ = detail::scalar_as<T>(l->value(), "tensor");
     }
   });
   return finish(t, o);

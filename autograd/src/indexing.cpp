@@ -266,7 +266,7 @@ Tensor& index_put_(Tensor& t, const std::vector<indexing::TensorIndex>& indices,
   };
   if (accumulate)
     detail::dispatch_numeric(t.dtype(), "index_put_", [&]<class T>() {
-      run.template operator()<T>([](T& a, T b) { a = static_cast<T>(a + b); });
+      run.template operator()<T>([](T& a, T b) { a = detail::wrap_add(a, b); });
     });
   else
     detail::dispatch(t.dtype(), [&]<class T>() { run.template operator()<T>([](T& a, T b) { a = b; }); });

@@ -37,7 +37,6 @@ Tensor run_out_of_place(const Tensor& self, const OutOfPlace& f, bool saves_self
   return f(saves_self ? self.clone() : self);
 }
 
-int category(Dtype d) { return is_floating(d) ? 2 : d == Dtype::boolean ? 0 : 1; }
 
 // `other` in self's dtype, when the promoted result can be cast back into self (PyTorch's
 // rule: float32.add_(int64) is fine, int64.add_(float32) throws).
@@ -46,7 +45,7 @@ Tensor inplace_operand(const Tensor& self, const Tensor& other, std::string_view
   detail::check_defined(other, op);
   if (other.dtype() == self.dtype()) return other;
   const Dtype r = result_type(self, other);
-  if (category(r) > category(self.dtype()))
+  if (dtype_category(r) > dtype_category(self.dtype()))
     throw Error(fmt::format("{}: result type {} can't be cast to the desired output type {} (tensors of shapes {} and "
                             "{})",
                             op, r, self.dtype(), self.shape(), other.shape()));
@@ -88,7 +87,7 @@ Tensor& unary_inplace(Tensor& self, std::string_view op, F f, const OutOfPlace& 
 Tensor& Tensor::add_(const Tensor& o, double alpha) {
   detail::check_int_scalar(*this, alpha, "add_");
   return binary_inplace(
-      *this, o, "add_", [alpha]<class T>(T a, T b) { return static_cast<T>(a + static_cast<T>(alpha) * b); },
+      *this, o, "add_", [alpha]<class T>(T a, T b) { return detail::wrap_add(a, detail::wrap_mul(static_cast<T>(alpha), b)); },
       [&](const Tensor& x) {
         const Tensor y = inplace_operand(x, o, "add_");
         return alpha == 1.0 ? xgrad::add(x, y) : xgrad::add(x, xgrad::mul(y, alpha));
@@ -96,7 +95,7 @@ Tensor& Tensor::add_(const Tensor& o, double alpha) {
 }
 Tensor& Tensor::sub_(const Tensor& o, double alpha) { return add_(o, -alpha); }
 Tensor& Tensor::mul_(const Tensor& o) {
-  return binary_inplace(*this, o, "mul_", []<class T>(T a, T b) { return static_cast<T>(a * b); },
+  return binary_inplace(*this, o, "mul_", []<class T>(T a, T b) { return detail::wrap_mul(a, b); },
                         [&](const Tensor& x) { return xgrad::mul(x, inplace_operand(x, o, "mul_")); },
                         /*saves_self=*/true);
 }
@@ -113,14 +112,14 @@ Tensor& Tensor::div_(const Tensor& o) {
 Tensor& Tensor::add_(double s) {
   detail::check_defined(*this, "add_");
   detail::check_int_scalar(*this, s, "add_");
-  return unary_inplace(*this, "add_", [s]<class T>(T a) { return static_cast<T>(a + static_cast<T>(s)); },
+  return unary_inplace(*this, "add_", [s]<class T>(T a) { return detail::wrap_add(a, static_cast<T>(s)); },
                        [&](const Tensor& x) { return xgrad::add(x, s); });
 }
 Tensor& Tensor::sub_(double s) { return add_(-s); }
 Tensor& Tensor::mul_(double s) {
   detail::check_defined(*this, "mul_");
   detail::check_int_scalar(*this, s, "mul_");
-  return unary_inplace(*this, "mul_", [s]<class T>(T a) { return static_cast<T>(a * static_cast<T>(s)); },
+  return unary_inplace(*this, "mul_", [s]<class T>(T a) { return detail::wrap_mul(a, static_cast<T>(s)); },
                        [&](const Tensor& x) { return xgrad::mul(x, s); });
 }
 Tensor& Tensor::div_(double s) {
@@ -133,18 +132,22 @@ Tensor& Tensor::div_(double s) {
                        [&](const Tensor& x) { return xgrad::div(x, s); });
 }
 Tensor& Tensor::fill_(double v) {
+  detail::check_defined(*this, "fill_");
+  if (dtype() == Dtype::boolean) return copy_(full(shape(), v != 0.0 ? 1.0 : 0.0, xgrad::dtype(Dtype::boolean)));
   // Out of place: 0 * self + v keeps the graph (gradient 0 to the old value).
-  return unary_inplace(*this, "fill_", [v]<class T>(T) { return static_cast<T>(v); },
+  return unary_inplace(*this, "fill_", [v]<class T>(T) { return detail::scalar_as<T>(v, "fill_"); },
                        [&](const Tensor& x) { return xgrad::add(xgrad::mul(x, 0.0), v); });
 }
 Tensor& Tensor::zero_() { return fill_(0.0); }
 Tensor& Tensor::clamp_(std::optional<double> lo, std::optional<double> hi) {
   if (!lo && !hi) throw Error("clamp_: at least one of min and max must be given");
+  for (const auto& bound : {lo, hi})
+    if (bound) detail::check_int_scalar(*this, *bound, "clamp_");
   return unary_inplace(
       *this, "clamp_",
       [lo, hi]<class T>(T a) {
-        if (lo && a < static_cast<T>(*lo)) a = static_cast<T>(*lo);
-        if (hi && a > static_cast<T>(*hi)) a = static_cast<T>(*hi);
+        if (lo && a < detail::scalar_as<T>(*lo, "clamp_")) a = detail::scalar_as<T>(*lo, "clamp_");
+        if (hi && a > detail::scalar_as<T>(*hi, "clamp_")) a = detail::scalar_as<T>(*hi, "clamp_");
         return a;
       },
       [&](const Tensor& x) { return xgrad::clamp(x, lo, hi); }, /*saves_self=*/true);

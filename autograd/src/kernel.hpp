@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <limits>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <fmt/format.h>
@@ -33,6 +34,60 @@ using kernel::grain_for;
 using kernel::kGrain;
 using kernel::kReduceChunk;
 using kernel::parallel_for;
+
+/// v as a T, for an op that writes it into a T tensor: bool takes v != 0; an integer dtype
+/// takes only an integer in its range and otherwise throws "<op>: the value v cannot be
+/// represented as int32 (it would be truncated or out of range)" (casting NaN, inf or an
+/// out-of-range double to an integer is undefined behaviour in C++).
+template <class T>
+T scalar_as(double v, std::string_view op) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return v != 0.0;
+  } else if constexpr (std::is_integral_v<T>) {
+    constexpr double lo = static_cast<double>(std::numeric_limits<T>::min());  // -2^(bits-1), exact
+    if (!(v >= lo && v < -lo && std::trunc(v) == v))
+      throw Error(fmt::format("{}: the value {} cannot be represented as {} (it would be truncated or out of range)",
+                              op, v, dtype_of<T>()));
+    return static_cast<T>(v);
+  } else {
+    return static_cast<T>(v);
+  }
+}
+
+/// Integer +, -, * and negation that wrap around (two's complement, PyTorch's behaviour)
+/// instead of overflowing, which is undefined behaviour in C++; other types use the plain
+/// operators.
+template <class T>
+T wrap_add(T a, T b) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(static_cast<U>(a) + static_cast<U>(b)));
+  } else {
+    return static_cast<T>(a + b);
+  }
+}
+template <class T>
+T wrap_sub(T a, T b) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(static_cast<U>(a) - static_cast<U>(b)));
+  } else {
+    return static_cast<T>(a - b);
+  }
+}
+template <class T>
+T wrap_mul(T a, T b) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(static_cast<U>(a) * static_cast<U>(b)));
+  } else {
+    return static_cast<T>(a * b);
+  }
+}
+template <class T>
+T wrap_neg(T a) {
+  return wrap_sub(T(0), a);
+}
 
 /// An integer or bool tensor meets a scalar that must keep the tensor's dtype (in-place ops;
 /// out-of-place ops promote first): a scalar that the dtype cannot hold exactly throws

@@ -28,24 +28,6 @@ void check_mask(const Tensor& mask, std::string_view op) {
                             mask.dtype(), mask.shape()));
 }
 
-// v in T: an integer dtype takes only integers in its range (no silent truncation), bool
-// takes v != 0.
-template <class T>
-T scalar_as(double v, std::string_view op) {
-  if constexpr (std::is_same_v<T, bool>) {
-    return v != 0.0;
-  } else if constexpr (std::is_integral_v<T>) {
-    if (!(std::trunc(v) == v))
-      throw Error(fmt::format("{}: the non-integral value {} cannot fill an {} tensor (it would be truncated)", op, v,
-                              dtype_of<T>()));
-    constexpr double lo = static_cast<double>(std::numeric_limits<T>::min());  // -2^(bits-1), exact
-    if (!(v >= lo && v < -lo))
-      throw Error(fmt::format("{}: the value {} is out of range for an {} tensor", op, v, dtype_of<T>()));
-    return static_cast<T>(v);
-  } else {
-    return static_cast<T>(v);
-  }
-}
 
 // t broadcast to `shape` as a packed tensor (t itself when it already is one).
 Tensor packed_as(const Tensor& t, const Shape& shape) {
@@ -127,7 +109,7 @@ Tensor masked_fill(const Tensor& t, const Tensor& mask, double value) {
   detail::check_defined(t, "masked_fill");
   check_mask(mask, "masked_fill");
   const Shape os = t.shape() == mask.shape() ? t.shape() : broadcast_shapes(t.shape(), mask.shape(), "masked_fill");
-  Tensor out = fill_out(t, mask, os, [value]<class T>() { return scalar_as<T>(value, "masked_fill"); });
+  Tensor out = fill_out(t, mask, os, [value]<class T>() { return detail::scalar_as<T>(value, "masked_fill"); });
   if (any_requires_grad({&t}))
     record("MaskedFillBackward", {t}, {out}, {mask},
            [](const Grads& g, const Grads& s) { return Grads{masked_fill(g[0], s[0], 0.0)}; });
@@ -148,7 +130,7 @@ Tensor masked_fill(const Tensor& t, const Tensor& mask, const Tensor& value) {
   Tensor out = fill_out(t, mask, os, [&v]<class T>() {
     if (v.dtype() == dtype_of<T>()) return v.item<T>();
     const double d = detail::dispatch(v.dtype(), [&]<class S>() { return static_cast<double>(v.item<S>()); });
-    return scalar_as<T>(d, "masked_fill");
+    return detail::scalar_as<T>(d, "masked_fill");
   });
   // Only a value of t's (floating) dtype can carry a gradient.
   const Tensor vin = v.dtype() == t.dtype() ? v : Tensor();
@@ -178,7 +160,7 @@ Tensor& masked_fill_(Tensor& t, const Tensor& mask, double value) {
   // A mask that shares t's memory (a bool t filled through a view of itself) is read from a copy.
   const Tensor m = mask.impl()->storage == t.impl()->storage ? detail::contiguous_copy(mask) : mask;
   detail::dispatch(t.dtype(), [&]<class T>() {
-    const T v = scalar_as<T>(value, "masked_fill_");
+    const T v = detail::scalar_as<T>(value, "masked_fill_");
     T* pt = t.strided_data_ptr<T>();
     const bool* pm = m.strided_data_ptr<bool>();
     std::array<std::vector<std::int64_t>, 2> st{t.strides(), detail::broadcast_strides(m, t.shape())};

@@ -99,13 +99,13 @@ Tensor sum_kernel(const Tensor& a, const std::vector<bool>& mask, const Shape& o
             A lane[kLanes] = {};
             std::int64_t i = b;
             for (; i + kLanes <= e; i += kLanes)
-              for (int l = 0; l < kLanes; ++l) lane[l] += static_cast<A>(p[i + l]);
+              for (int l = 0; l < kLanes; ++l) lane[l] = detail::wrap_add(lane[l], static_cast<A>(p[i + l]));
             A s = 0;
-            for (int l = 0; l < kLanes; ++l) s += lane[l];
-            for (; i < e; ++i) s += p[i];
+            for (int l = 0; l < kLanes; ++l) s = detail::wrap_add(s, lane[l]);
+            for (; i < e; ++i) s = detail::wrap_add(s, static_cast<A>(p[i]));
             return s;
           },
-          [](A x, A y) { return x + y; }));
+          [](A x, A y) { return detail::wrap_add(x, y); }));
     } else if (r.red_leading && !r.red_trailing) {
       // Reduce leading rows into a row of n_out: streams through memory once.
       const std::int64_t k = r.n_out;
@@ -114,7 +114,7 @@ Tensor sum_kernel(const Tensor& a, const std::vector<bool>& mask, const Shape& o
                              std::vector<A> acc(static_cast<std::size_t>(e - b), A(0));
                              for (std::int64_t row = 0; row < r.n_red; ++row) {
                                const T* pr = p + row * k;
-                               for (std::int64_t j = b; j < e; ++j) acc[j - b] += pr[j];
+                               for (std::int64_t j = b; j < e; ++j) acc[j - b] = detail::wrap_add(acc[j - b], static_cast<A>(pr[j]));
                              }
                              for (std::int64_t j = b; j < e; ++j) o[j] = static_cast<T>(acc[j - b]);
                            });
@@ -123,7 +123,7 @@ Tensor sum_kernel(const Tensor& a, const std::vector<bool>& mask, const Shape& o
                            [&](std::int64_t b, std::int64_t e) {
                              for (std::int64_t i = b; i < e; ++i) {
                                A s = 0;
-                               r.for_each(r.base(i), [&](std::int64_t off) { s += p[off]; });
+                               r.for_each(r.base(i), [&](std::int64_t off) { s = detail::wrap_add(s, static_cast<A>(p[off])); });
                                o[i] = static_cast<T>(s);
                              }
                            });

@@ -60,23 +60,6 @@ void for_columns(std::int64_t pre, std::int64_t post, std::int64_t m, const F& f
 
 Shape nonempty(const Shape& s) { return s.empty() ? Shape{1} : s; }
 
-// v in T: an integer dtype takes only integers in its range, bool takes v != 0.
-template <class T>
-T scalar_as(double v, std::string_view op) {
-  if constexpr (std::is_same_v<T, bool>) {
-    return v != 0.0;
-  } else if constexpr (std::is_integral_v<T>) {
-    if (!(std::trunc(v) == v))
-      throw Error(fmt::format("{}: the non-integral value {} cannot be used with an {} tensor (it would be truncated)",
-                              op, v, dtype_of<T>()));
-    constexpr double lo = static_cast<double>(std::numeric_limits<T>::min());  // -2^(bits-1), exact
-    if (!(v >= lo && v < -lo))
-      throw Error(fmt::format("{}: the value {} is out of range for an {} tensor", op, v, dtype_of<T>()));
-    return static_cast<T>(v);
-  } else {
-    return static_cast<T>(v);
-  }
-}
 
 // Throws unless every value of the packed int64 `index` lies in [0, n).
 void check_values(const Tensor& index, std::int64_t n, std::int64_t dim, std::string_view op, const Shape& shape) {
@@ -284,7 +267,7 @@ Tensor scatter(const Tensor& self, std::int64_t dim, const Tensor& index, double
   const Geometry geo(d, self.shape(), index.shape(), index.shape());
   Tensor out = detail::contiguous_copy(self);
   detail::dispatch(self.dtype(), [&]<class T>() {
-    const T v = scalar_as<T>(value, "scatter");
+    const T v = detail::scalar_as<T>(value, "scatter");
     const Tensor ip = detail::packed(index);
     const std::int64_t* pi = ip.data_ptr<std::int64_t>();
     T* po = out.data_ptr<T>();
@@ -342,9 +325,9 @@ Tensor scatter_reduce(const Tensor& self, std::int64_t dim, const Tensor& index,
       switch (r) {
         case Reduce::sum:
         case Reduce::mean:
-          return static_cast<T>(a + b);
+          return detail::wrap_add(a, b);
         case Reduce::prod:
-          return static_cast<T>(a * b);
+          return detail::wrap_mul(a, b);
         case Reduce::amax:
           return a != a ? a : (b != b || b > a) ? b : a;
         case Reduce::amin:
@@ -537,7 +520,7 @@ Tensor index_add(const Tensor& self, std::int64_t dim, const Tensor& index, cons
   Tensor out = detail::contiguous_copy(self);
   const std::int64_t pre = prod(ss, 0, du), post = prod(ss, du + 1, ss.size());
   detail::dispatch_numeric(self.dtype(), "index_add", [&]<class T>() {
-    const T a = scalar_as<T>(alpha, "index_add");
+    const T a = detail::scalar_as<T>(alpha, "index_add");
     const Tensor sp = detail::packed(source);
     const T* ps = sp.data_ptr<T>();
     const std::int64_t* pi = ip.data_ptr<std::int64_t>();
@@ -547,9 +530,9 @@ Tensor index_add(const Tensor& self, std::int64_t dim, const Tensor& index, cons
         T* dst = po + (p * n + pi[i]) * post;
         const T* src = ps + (p * m + i) * post;
         if (alpha == 1.0) {
-          for (std::int64_t q = q0; q < q1; ++q) dst[q] += src[q];
+          for (std::int64_t q = q0; q < q1; ++q) dst[q] = detail::wrap_add(dst[q], src[q]);
         } else {
-          for (std::int64_t q = q0; q < q1; ++q) dst[q] += static_cast<T>(a * src[q]);
+          for (std::int64_t q = q0; q < q1; ++q) dst[q] = detail::wrap_add(dst[q], detail::wrap_mul(a, src[q]));
         }
       }
     });

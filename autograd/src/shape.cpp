@@ -62,7 +62,7 @@ Tensor crop(const Tensor& a, const Box& box, const char* name) {
 Tensor uncrop(const Tensor& g, const Shape& big, const Box& box, double fill_value, const char* name) {
   Tensor out = detail::make_tensor(big, g.dtype());
   detail::dispatch(g.dtype(), [&]<class T>() {
-    if (shape_numel(box.sizes) != out.numel()) fill<T>(out, static_cast<T>(fill_value));
+    if (shape_numel(box.sizes) != out.numel()) fill<T>(out, detail::scalar_as<T>(fill_value, name));
     const Dims st = detail::contiguous_strides(big);
     Dims dst_st(st.size());
     std::int64_t off = 0;

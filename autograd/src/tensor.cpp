@@ -145,7 +145,7 @@ void check_same_dtype(const Tensor& a, const Tensor& b, std::string_view op) {
   check_defined(a, op);
   check_defined(b, op);
   if (a.dtype() != b.dtype())
-    throw Error(fmt::format("{}: dtype mismatch: {} {} and {} {} (xgrad does not promote; convert with .to())", op,
+    throw Error(fmt::format("{}: dtype mismatch: {} {} and {} {} (this op takes one dtype; convert with .to())", op,
                             a.shape(), a.dtype(), b.shape(), b.dtype()));
 }
 
@@ -219,7 +219,16 @@ T Tensor::item() const {
   if (impl_->numel != 1)
     throw Error(fmt::format("item: only a tensor with one element can be converted to a scalar, got shape {}",
                             impl_->shape));
-  return detail::dispatch(impl_->dtype, [&]<class S>() { return static_cast<T>(*strided_data_ptr<S>()); });
+  return detail::dispatch(impl_->dtype, [&]<class S>() {
+    const S v = *strided_data_ptr<S>();
+    if constexpr (std::is_floating_point_v<S> && std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      // NaN, inf or a value outside T's range: the cast would be undefined behaviour.
+      constexpr auto lo = static_cast<S>(std::numeric_limits<T>::min());
+      if (!(v >= lo && v < -lo))
+        throw Error(fmt::format("item: the value {} of {} does not fit the requested integer type", v, describe()));
+    }
+    return static_cast<T>(v);
+  });
 }
 template float Tensor::item<float>() const;
 template double Tensor::item<double>() const;

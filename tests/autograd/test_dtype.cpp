@@ -185,6 +185,47 @@ BOOST_AUTO_TEST_CASE(true_division) {
   BOOST_CHECK(!div(tensor({1.}).requires_grad_(), tensor({2.}), "floor").requires_grad());
 }
 
+BOOST_AUTO_TEST_CASE(integer_edge_cases_are_defined) {
+  // Integer arithmetic wraps (two's complement, as PyTorch) instead of overflowing (undefined
+  // behaviour in C++; UBSan checks these in CI).
+  const Tensor imax = full({1}, 2147483647., dtype(int32)), imin = full({1}, -2147483648., dtype(int32));
+  BOOST_CHECK_EQUAL((imax + 1.0).item<std::int64_t>(), -2147483648LL);
+  BOOST_CHECK_EQUAL((imax * tensor({2}, dtype(int32))).item<std::int64_t>(), -2);
+  BOOST_CHECK_EQUAL((-imin).item<std::int64_t>(), -2147483648LL);
+  BOOST_CHECK_EQUAL(abs(imin).item<std::int64_t>(), -2147483648LL);
+  BOOST_CHECK_EQUAL(sum(from_vector(std::vector<std::int64_t>{INT64_MAX, 1})).item<std::int64_t>(), INT64_MIN);
+  // Float floor division through fmod, as Python: 1 // 0.1 is 9 (floor(1 / 0.1) would be 10).
+  const auto fd = div(tensor({1., -1., 7., -0.}, dtype(float64)), tensor({0.1, 0.1, 0., 3.}, dtype(float64)), "floor")
+                      .to_vector<double>();
+  BOOST_CHECK_EQUAL(fd[0], 9.);
+  BOOST_CHECK_EQUAL(fd[1], -10.);
+  BOOST_CHECK(std::isinf(fd[2]));
+  BOOST_CHECK(fd[3] == 0. && std::signbit(fd[3]));
+  // Comparisons of integers with a double are exact beyond 2^53.
+  BOOST_CHECK(!eq(tensor({std::int64_t{9007199254740993}}), 9007199254740992.).item<bool>());
+  BOOST_CHECK(gt(tensor({std::int64_t{9007199254740993}}), 9007199254740992.).item<bool>());
+  // Conversions that would be undefined throw.
+  XGRAD_CHECK_THROW_MSG(scalar_tensor(std::nan("")).item<std::int64_t>(), "item: the value nan");
+  XGRAD_CHECK_THROW_MSG(tensor({18446744073709551615ull}), "tensor: the value 18446744073709551615 does not fit in int64");
+  XGRAD_CHECK_THROW_MSG(arange(3e9, 3e9 + 2, dtype(int32)), "arange: the value 3000000000 is out of range for int32");
+  XGRAD_CHECK_THROW_MSG(linspace(std::nan(""), 1., 3, dtype(int64)), "linspace: the value nan is out of range for int64");
+  XGRAD_CHECK_THROW_MSG(rand({2}, dtype(int64)), "rand: expected a floating dtype");
+  XGRAD_CHECK_THROW_MSG(randn({2}, dtype(boolean)), "randn: expected a floating dtype");
+  XGRAD_CHECK_THROW_MSG(zeros({2}, dtype(int32)).fill_(1e10), "fill_: the value 10000000000 cannot be represented as int32");
+  XGRAD_CHECK_THROW_MSG(pad(tensor({1, 2}), {1, 1}, std::nan("")), "the value nan cannot be represented as int64");
+  // A non-integral bound promotes an integer tensor (PyTorch's result_type); in place it throws.
+  BOOST_CHECK((clamp(tensor({1, 2, 3}), 1.5, std::nullopt).to_vector<float>() == std::vector<float>{1.5f, 2.f, 3.f}));
+  Tensor ci = tensor({1, 2, 3});
+  XGRAD_CHECK_THROW_MSG(ci.clamp_(1.5, std::nullopt), "clamp_: result type of the scalar 1.5");
+  // bool storage from empty() starts false; fill_ and zero_ work on masks.
+  BOOST_CHECK(!any(empty({100}, dtype(boolean))).item<bool>());
+  Tensor m = zeros({3}, dtype(boolean));
+  m.fill_(1.0);
+  BOOST_CHECK(all(m).item<bool>());
+  m.zero_();
+  BOOST_CHECK(!any(m).item<bool>());
+}
+
 BOOST_AUTO_TEST_CASE(printing) {
   BOOST_CHECK_EQUAL(to_string(tensor({true, false})), "tensor([True, False], dtype=bool)");
   BOOST_CHECK_EQUAL(to_string(tensor({1, -2}, dtype(int32))), "tensor([1, -2], dtype=int32)");

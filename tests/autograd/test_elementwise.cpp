@@ -780,7 +780,8 @@ BOOST_AUTO_TEST_CASE(errors_name_the_op_and_shapes) {
   XGRAD_CHECK_THROW_MSG(div(i, i, "round"),
                         "div: expected rounding_mode to be one of \"trunc\" or \"floor\", but found \"round\"");
 
-  XGRAD_CHECK_THROW_MSG(clamp(a, std::nullopt, std::nullopt), "clamp: at least one of min and max must be given");
+  XGRAD_CHECK_THROW_MSG(clamp(a, std::optional<double>(), std::optional<double>()),
+                        "clamp: at least one of min and max must be given");
 
   const Tensor u;
   XGRAD_CHECK_THROW_MSG(exp(u), "exp: expected a defined tensor");

@@ -41,6 +41,8 @@ inline bool is_floating(Dtype d) { return d == Dtype::float32 || d == Dtype::flo
 inline bool is_integral(Dtype d, bool include_bool = false) {
   return d == Dtype::int64 || d == Dtype::int32 || (include_bool && d == Dtype::boolean);
 }
+/// The promotion category: 0 bool, 1 integer, 2 floating.
+inline int dtype_category(Dtype d) { return is_floating(d) ? 2 : d == Dtype::boolean ? 0 : 1; }
 
 /// PyTorch's type promotion of two dtypes (torch.promote_types): the higher category wins
 /// (bool < integer < floating), and within a category the wider type:

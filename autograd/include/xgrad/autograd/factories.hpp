@@ -1,6 +1,7 @@
 // Tensor factories and the random generator.
 #pragma once
 
+#include <climits>
 #include <concepts>
 #include <cstdint>
 #include <initializer_list>
@@ -70,7 +71,11 @@ class NestedList {
   template <std::integral I>
     requires(!std::is_same_v<I, bool>)
   NestedList(I v)  // NOLINT: implicit on purpose
-      : leaf_(true), kind_(Kind::integer), value_(static_cast<double>(v)), int_(static_cast<std::int64_t>(v)) {}
+      : leaf_(true), kind_(Kind::integer), value_(static_cast<double>(v)), int_(static_cast<std::int64_t>(v)) {
+    if constexpr (std::is_unsigned_v<I>)
+      if (v > static_cast<std::uint64_t>(INT64_MAX))
+        throw Error(fmt::format("tensor: the value {} does not fit in int64", v));
+  }
   NestedList(std::initializer_list<NestedList> items) : items_(items) {}
   bool is_leaf() const { return leaf_; }
   Kind kind() const { return kind_; }
