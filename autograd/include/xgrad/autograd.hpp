@@ -18,6 +18,7 @@
 #include "xgrad/autograd/reduction.hpp"
 #include "xgrad/autograd/scatter.hpp"
 #include "xgrad/autograd/shape.hpp"
+#include "xgrad/autograd/sorting.hpp"
 #include "xgrad/autograd/structure.hpp"
 #include "xgrad/autograd/tensor.hpp"
 #include "xgrad/autograd/threading.hpp"

@@ -306,6 +306,76 @@ class Tensor {
   Tensor matmul(const Tensor& o) const;
   Tensor mm(const Tensor& o) const;
 
+  // ---- methods of the issue-13 ops (formulas, shapes and errors in masking.hpp, scatter.hpp,
+  // structure.hpp, sorting.hpp, math.hpp, linalg.hpp, linalg_functions.hpp, elementwise.hpp)
+  Tensor div(const Tensor& o, std::string_view rounding_mode) const;
+  Tensor floor_divide(const Tensor& o) const;
+  Tensor logical_and(const Tensor& o) const;
+  Tensor logical_or(const Tensor& o) const;
+  Tensor logical_xor(const Tensor& o) const;
+  Tensor logical_not() const;
+  Tensor bitwise_not() const;
+  Tensor any(const std::vector<std::int64_t>& dims = {}, bool keepdim = false) const;
+  Tensor all(const std::vector<std::int64_t>& dims = {}, bool keepdim = false) const;
+  Tensor masked_fill(const Tensor& mask, double value) const;
+  Tensor masked_fill(const Tensor& mask, const Tensor& value) const;
+  Tensor& masked_fill_(const Tensor& mask, double value);
+  Tensor masked_select(const Tensor& mask) const;
+  Tensor masked_scatter(const Tensor& mask, const Tensor& source) const;
+  Tensor nonzero() const;
+  Tensor scatter(std::int64_t dim, const Tensor& index, const Tensor& src) const;
+  Tensor scatter(std::int64_t dim, const Tensor& index, double value) const;
+  Tensor scatter_add(std::int64_t dim, const Tensor& index, const Tensor& src) const;
+  Tensor scatter_reduce(std::int64_t dim, const Tensor& index, const Tensor& src, std::string_view reduce,
+                        bool include_self = true) const;
+  Tensor take_along_dim(const Tensor& indices, std::optional<std::int64_t> dim = std::nullopt) const;
+  Tensor index_add(std::int64_t dim, const Tensor& index, const Tensor& source, double alpha = 1.0) const;
+  Tensor tril(std::int64_t diagonal = 0) const;
+  Tensor triu(std::int64_t diagonal = 0) const;
+  Tensor repeat(const std::vector<std::int64_t>& repeats) const;
+  Tensor tile(const std::vector<std::int64_t>& reps) const;
+  Tensor repeat_interleave(std::int64_t repeats, std::optional<std::int64_t> dim = std::nullopt) const;
+  Tensor repeat_interleave(const Tensor& repeats, std::optional<std::int64_t> dim = std::nullopt) const;
+  Tensor roll(const std::vector<std::int64_t>& shifts, const std::vector<std::int64_t>& dims = {}) const;
+  Tensor flip(const std::vector<std::int64_t>& dims) const;
+  std::tuple<Tensor, Tensor> sort(std::int64_t dim = -1, bool descending = false, bool stable = true) const;
+  Tensor argsort(std::int64_t dim = -1, bool descending = false, bool stable = true) const;
+  std::tuple<Tensor, Tensor> topk(std::int64_t k, std::int64_t dim = -1, bool largest = true,
+                                  bool sorted = true) const;
+  std::tuple<Tensor, Tensor> kthvalue(std::int64_t k, std::int64_t dim = -1, bool keepdim = false) const;
+  Tensor median() const;
+  std::tuple<Tensor, Tensor> median(std::int64_t dim, bool keepdim = false) const;
+  Tensor cumsum(std::int64_t dim) const;
+  Tensor cumprod(std::int64_t dim) const;
+  Tensor logcumsumexp(std::int64_t dim) const;
+  Tensor prod() const;
+  Tensor prod(std::int64_t dim, bool keepdim = false) const;
+  Tensor nansum(const std::vector<std::int64_t>& dims = {}, bool keepdim = false) const;
+  Tensor nanmean(const std::vector<std::int64_t>& dims = {}, bool keepdim = false) const;
+  Tensor isnan() const;
+  Tensor isinf() const;
+  Tensor isfinite() const;
+  Tensor nan_to_num(std::optional<double> nan = std::nullopt, std::optional<double> posinf = std::nullopt,
+                    std::optional<double> neginf = std::nullopt) const;
+  Tensor clamp(const std::optional<Tensor>& min, const std::optional<Tensor>& max) const;
+  Tensor lerp(const Tensor& end, double weight) const;
+  Tensor lerp(const Tensor& end, const Tensor& weight) const;
+  Tensor hypot(const Tensor& o) const;
+  Tensor atan2(const Tensor& o) const;
+  Tensor logaddexp(const Tensor& o) const;
+  Tensor xlogy(const Tensor& o) const;
+  Tensor erfinv() const;
+  Tensor erfc() const;
+  Tensor lgamma() const;
+  Tensor digamma() const;
+  Tensor trunc() const;
+  Tensor frac() const;
+  Tensor round(std::int64_t decimals = 0) const;
+  Tensor addmm(const Tensor& mat1, const Tensor& mat2, double beta = 1.0, double alpha = 1.0) const;
+  Tensor baddbmm(const Tensor& batch1, const Tensor& batch2, double beta = 1.0, double alpha = 1.0) const;
+  Tensor inverse() const;
+  Tensor det() const;
+
   // ---- in-place (bump the version counter; see inplace.hpp) -------------------------
   Tensor& add_(const Tensor& o, double alpha = 1.0);
   Tensor& add_(double s);
