@@ -49,6 +49,10 @@ inline constexpr WorkloadSpec kWorkloads[] = {
     {"fashion_mlp_epoch", Unit::ms, 1, 1, 0},  // warm-up: the worker's first few batches
     {"attention_b32", Unit::ms, 20, 1, 5},
     {"unbind_rnn_t64", Unit::ms, 15, 1, 3},
+    {"topk_b128", Unit::ms, 30, 10, 20},
+    {"sort_1m", Unit::ms, 15, 1, 3},
+    {"einsum_attention", Unit::us, 30, 20, 20},
+    {"einsum_attention_matmul", Unit::us, 30, 20, 20},
 };
 
 /// The peak-memory loop: mlp_step repeated --steps times (not a timed workload).
@@ -66,6 +70,13 @@ inline constexpr std::int64_t kAttnBatch = 32, kAttnHeads = 4, kAttnSeq = 64, kA
 inline constexpr std::int64_t kAttnModel = kAttnHeads * kAttnHeadDim;  // 128
 // unbind_rnn_t64: x [steps, batch, hidden] unbound along dim 0, h = tanh(x_t + h W), W [hidden, hidden].
 inline constexpr std::int64_t kRnnSteps = 64, kRnnBatch = 32, kRnnHidden = 256;
+// topk_b128: the 5 largest of each row of x [128, 10000] (scores over a vocabulary).
+inline constexpr std::int64_t kTopkRows = 128, kTopkCols = 10000, kTopkK = 5;
+// sort_1m: x [1000000] sorted ascending (values and indices).
+inline constexpr std::int64_t kSortN = 1000000;
+// einsum_attention: einsum("bhqd,bhkd->bhqk", q, k) on q, k [32, 4, 64, 32] (forward);
+// einsum_attention_matmul: the same scores as q.matmul(k.transpose(-2, -1)).
+inline constexpr std::int64_t kEinsumB = 32, kEinsumH = 4, kEinsumS = 64, kEinsumD = 32;
 inline constexpr double kLr = 1e-3;  // Adam, default betas (0.9, 0.999) and eps 1e-8, both sides
 inline constexpr double kFashionMean = 0.2860, kFashionStd = 0.3530;  // x = (pixel / 255 - mean) / std
 inline constexpr int kFashionWarmupBatches = 5;

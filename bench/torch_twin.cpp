@@ -205,6 +205,27 @@ void unbind_rnn_t64(const bench::WorkerArgs& a) {
   });
 }
 
+void topk_b128(const bench::WorkerArgs& a) {
+  const std::int64_t r = bench::kTopkRows, c = bench::kTopkCols;
+  const torch::Tensor x = leaf(static_cast<std::size_t>(r * c), 1, -1, 1, {r, c}, false);
+  bench::time_loop(a, [&] { auto [values, indices] = torch::topk(x, bench::kTopkK); });
+}
+
+// torch::sort's default (stable = false); xgrad's sort is always stable.
+void sort_1m(const bench::WorkerArgs& a) {
+  const torch::Tensor x = leaf(static_cast<std::size_t>(bench::kSortN), 1, -1, 1, {bench::kSortN}, false);
+  bench::time_loop(a, [&] { auto [values, indices] = torch::sort(x); });
+}
+
+void einsum_scores(const bench::WorkerArgs& a, bool use_einsum) {
+  const std::vector<std::int64_t> s{bench::kEinsumB, bench::kEinsumH, bench::kEinsumS, bench::kEinsumD};
+  const auto n = static_cast<std::size_t>(s[0] * s[1] * s[2] * s[3]);
+  const torch::Tensor q = leaf(n, 1, -1, 1, s, false), k = leaf(n, 2, -1, 1, s, false);
+  bench::time_loop(a, [&] {
+    const torch::Tensor scores = use_einsum ? torch::einsum("bhqd,bhkd->bhqk", {q, k}) : q.matmul(k.transpose(-2, -1));
+  });
+}
+
 int run(const bench::WorkerArgs& a) {
   torch::set_num_threads(a.threads);
   torch::manual_seed(0);
@@ -219,6 +240,10 @@ int run(const bench::WorkerArgs& a) {
   else if (w == "fashion_mlp_epoch") fashion_mlp_epoch(a);
   else if (w == "attention_b32") attention_b32(a);
   else if (w == "unbind_rnn_t64") unbind_rnn_t64(a);
+  else if (w == "topk_b128") topk_b128(a);
+  else if (w == "sort_1m") sort_1m(a);
+  else if (w == "einsum_attention") einsum_scores(a, true);
+  else if (w == "einsum_attention_matmul") einsum_scores(a, false);
   else throw std::runtime_error("unknown workload " + w);
   std::fflush(stdout);
   return 0;

@@ -199,6 +199,27 @@ void unbind_rnn_t64(const bench::WorkerArgs& a) {
   });
 }
 
+void topk_b128(const bench::WorkerArgs& a) {
+  const std::int64_t r = bench::kTopkRows, c = bench::kTopkCols;
+  const Tensor x = leaf(static_cast<std::size_t>(r * c), 1, -1, 1, {r, c}, false);
+  bench::time_loop(a, [&] { auto [values, indices] = xgrad::topk(x, bench::kTopkK); });
+}
+
+void einsum_scores(const bench::WorkerArgs& a, bool use_einsum) {
+  const Shape s{bench::kEinsumB, bench::kEinsumH, bench::kEinsumS, bench::kEinsumD};
+  const auto n = static_cast<std::size_t>(xgrad::shape_numel(s));
+  const Tensor q = leaf(n, 1, -1, 1, s, false);
+  const Tensor k = leaf(n, 2, -1, 1, s, false);
+  bench::time_loop(a, [&] {
+    const Tensor scores = use_einsum ? xgrad::einsum("bhqd,bhkd->bhqk", {q, k}) : q.matmul(k.transpose(-2, -1));
+  });
+}
+
+void sort_1m(const bench::WorkerArgs& a) {
+  const Tensor x = leaf(static_cast<std::size_t>(bench::kSortN), 1, -1, 1, {bench::kSortN}, false);
+  bench::time_loop(a, [&] { auto [values, indices] = xgrad::sort(x); });
+}
+
 }  // namespace
 
 int run_xgrad_worker(const bench::WorkerArgs& a) {
@@ -216,6 +237,10 @@ int run_xgrad_worker(const bench::WorkerArgs& a) {
     else if (w == "fashion_mlp_epoch") fashion_mlp_epoch(a);
     else if (w == "attention_b32") attention_b32(a);
     else if (w == "unbind_rnn_t64") unbind_rnn_t64(a);
+    else if (w == "topk_b128") topk_b128(a);
+    else if (w == "sort_1m") sort_1m(a);
+    else if (w == "einsum_attention") einsum_scores(a, true);
+    else if (w == "einsum_attention_matmul") einsum_scores(a, false);
     else throw std::runtime_error("unknown workload " + w);
   } catch (const std::exception& e) {
     std::printf("error %s\n", e.what());
