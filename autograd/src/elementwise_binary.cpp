@@ -108,6 +108,12 @@ Dtype result_type(const Tensor& a, double s) {
   return d == Dtype::boolean ? Dtype::int64 : d;
 }
 
+bool detail::needs_promotion(const Tensor& a, const Tensor& b, std::string_view op) {
+  check_defined(a, op);
+  check_defined(b, op);
+  return a.dtype() != b.dtype();
+}
+
 std::pair<Tensor, Tensor> detail::promoted(const Tensor& a, const Tensor& b, std::string_view op) {
   check_defined(a, op);
   check_defined(b, op);
@@ -123,8 +129,11 @@ Tensor detail::promoted(const Tensor& a, double s, std::string_view op) {
   return t;
 }
 
-Tensor add(const Tensor& a_in, const Tensor& b_in) {
-  const auto [a, b] = detail::promoted(a_in, b_in, "add");
+Tensor add(const Tensor& a, const Tensor& b) {
+  if (detail::needs_promotion(a, b, "add")) {
+    const auto [x, y] = detail::promoted(a, b, "add");
+    return add(x, y);
+  }
   if (a.dtype() == Dtype::boolean) return logical_or(a, b);
   Tensor out = binary(a, b, "add", [](auto x, auto y) { return detail::wrap_add(x, y); });
   if (any_requires_grad({&a, &b})) {
@@ -136,8 +145,11 @@ Tensor add(const Tensor& a_in, const Tensor& b_in) {
   return out;
 }
 
-Tensor sub(const Tensor& a_in, const Tensor& b_in) {
-  const auto [a, b] = detail::promoted(a_in, b_in, "sub");
+Tensor sub(const Tensor& a, const Tensor& b) {
+  if (detail::needs_promotion(a, b, "sub")) {
+    const auto [x, y] = detail::promoted(a, b, "sub");
+    return sub(x, y);
+  }
   if (a.dtype() == Dtype::boolean)
     throw Error(fmt::format("sub: subtraction of two bool tensors (shapes {} and {}) is not supported; to invert a "
                             "mask use ~ or logical_not",
@@ -152,8 +164,11 @@ Tensor sub(const Tensor& a_in, const Tensor& b_in) {
   return out;
 }
 
-Tensor mul(const Tensor& a_in, const Tensor& b_in) {
-  const auto [a, b] = detail::promoted(a_in, b_in, "mul");
+Tensor mul(const Tensor& a, const Tensor& b) {
+  if (detail::needs_promotion(a, b, "mul")) {
+    const auto [x, y] = detail::promoted(a, b, "mul");
+    return mul(x, y);
+  }
   if (a.dtype() == Dtype::boolean) return logical_and(a, b);
   Tensor out = binary(a, b, "mul", [](auto x, auto y) { return detail::wrap_mul(x, y); });
   if (any_requires_grad({&a, &b})) {
@@ -189,13 +204,13 @@ Tensor detail::divide(const Tensor& a, const Tensor& b, std::string_view op) {
   return out;
 }
 
-Tensor div(const Tensor& a_in, const Tensor& b_in) {
+Tensor div(const Tensor& a, const Tensor& b) {
   // True division, as PyTorch: integer and bool operands divide in float32.
-  detail::check_defined(a_in, "div");
-  detail::check_defined(b_in, "div");
-  Dtype r = result_type(a_in, b_in);
-  if (!is_floating(r)) r = Dtype::float32;
-  const Tensor a = a_in.dtype() == r ? a_in : a_in.to(r), b = b_in.dtype() == r ? b_in : b_in.to(r);
+  if (detail::needs_promotion(a, b, "div") || !is_floating(a.dtype())) {
+    Dtype r = result_type(a, b);
+    if (!is_floating(r)) r = Dtype::float32;
+    return div(a.to(r), b.to(r));
+  }
   Tensor out = detail::divide(a, b, "div");
   if (any_requires_grad({&a, &b})) {
     const bool ra = a.requires_grad(), rb = b.requires_grad();
@@ -209,8 +224,12 @@ Tensor div(const Tensor& a_in, const Tensor& b_in) {
   return out;
 }
 
-Tensor add(const Tensor& a_in, double s) {
-  const Tensor a = detail::promoted(a_in, s, "add");
+Tensor add(const Tensor& a, double s) {
+  detail::check_defined(a, "add");
+  if (!is_floating(a.dtype())) {
+    const Tensor x = detail::promoted(a, s, "add");
+    if (x.dtype() != a.dtype()) return add(x, s);
+  }
   Tensor out = scalar_op(a, "add", [s]<class T>(T x) { return detail::wrap_add(x, static_cast<T>(s)); });
   if (any_requires_grad({&a}))
     record("AddBackward", {a}, {out}, {}, [](const Grads& g, const Grads&) { return Grads{g[0]}; });
@@ -219,8 +238,12 @@ Tensor add(const Tensor& a_in, double s) {
 
 Tensor sub(const Tensor& a, double s) { return add(a, -s); }
 
-Tensor mul(const Tensor& a_in, double s) {
-  const Tensor a = detail::promoted(a_in, s, "mul");
+Tensor mul(const Tensor& a, double s) {
+  detail::check_defined(a, "mul");
+  if (!is_floating(a.dtype())) {
+    const Tensor x = detail::promoted(a, s, "mul");
+    if (x.dtype() != a.dtype()) return mul(x, s);
+  }
   Tensor out = scalar_op(a, "mul", [s]<class T>(T x) { return detail::wrap_mul(x, static_cast<T>(s)); });
   if (any_requires_grad({&a}))
     record("MulBackward", {a}, {out}, {}, [s](const Grads& g, const Grads&) { return Grads{mul(g[0], s)}; });
@@ -275,26 +298,30 @@ Tensor div(const Tensor& a_in, const Tensor& b_in, std::string_view rounding_mod
 
 Tensor floor_divide(const Tensor& a, const Tensor& b) { return div(a, b, "floor"); }
 
-Tensor div(const Tensor& a_in, double s) {
-  const Dtype r = is_floating(a_in.dtype()) ? a_in.dtype() : Dtype::float32;
-  const Tensor a = a_in.dtype() == r ? a_in : a_in.to(r);
+Tensor div(const Tensor& a, double s) {
+  detail::check_defined(a, "div");
+  if (!is_floating(a.dtype())) return div(a.to(Dtype::float32), s);
   Tensor out = scalar_op(a, "div", [s]<class T>(T x) { return static_cast<T>(x / static_cast<T>(s)); });
   if (any_requires_grad({&a}))
     record("DivBackward", {a}, {out}, {}, [s](const Grads& g, const Grads&) { return Grads{div(g[0], s)}; });
   return out;
 }
 
-Tensor rsub(const Tensor& a_in, double s) {
-  const Tensor a = detail::promoted(a_in, s, "rsub");
+Tensor rsub(const Tensor& a, double s) {
+  detail::check_defined(a, "rsub");
+  if (!is_floating(a.dtype())) {
+    const Tensor x = detail::promoted(a, s, "rsub");
+    if (x.dtype() != a.dtype()) return rsub(x, s);
+  }
   Tensor out = scalar_op(a, "rsub", [s]<class T>(T x) { return detail::wrap_sub(static_cast<T>(s), x); });
   if (any_requires_grad({&a}))
     record("RsubBackward", {a}, {out}, {}, [](const Grads& g, const Grads&) { return Grads{neg(g[0])}; });
   return out;
 }
 
-Tensor rdiv(const Tensor& a_in, double s) {
-  const Dtype r = is_floating(a_in.dtype()) ? a_in.dtype() : Dtype::float32;
-  const Tensor a = a_in.dtype() == r ? a_in : a_in.to(r);
+Tensor rdiv(const Tensor& a, double s) {
+  detail::check_defined(a, "rdiv");
+  if (!is_floating(a.dtype())) return rdiv(a.to(Dtype::float32), s);
   Tensor out = scalar_op(a, "rdiv", [s]<class T>(T x) { return static_cast<T>(static_cast<T>(s) / x); });
   if (any_requires_grad({&a})) {
     // d(s/a)/da = -s/a^2 = -out/a.

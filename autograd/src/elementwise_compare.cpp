@@ -19,7 +19,8 @@ Tensor compare(const Tensor& a_in, const Tensor& b_in, std::string_view op, Cmp 
   detail::check_defined(a_in, op);
   detail::check_defined(b_in, op);
   const Dtype r = result_type(a_in, b_in);
-  const Tensor a = a_in.detach().to(r), b = b_in.detach().to(r);
+  const Tensor a = a_in.dtype() == r ? a_in : a_in.detach().to(r);
+  const Tensor b = b_in.dtype() == r ? b_in : b_in.detach().to(r);
   const Shape os = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape(), op);
   Tensor out = detail::make_tensor(os, Dtype::boolean);
   detail::dispatch(a.dtype(), [&]<class T>() {

@@ -115,6 +115,9 @@ bool bad_int_division(T x, T y) {
   return y == 0 || (y == -1 && x == std::numeric_limits<T>::min());
 }
 
+/// Checks that a and b are defined (naming op); true when their dtypes differ, i.e. when
+/// the op must call itself again on promoted(a, b, op).
+bool needs_promotion(const Tensor& a, const Tensor& b, std::string_view op);
 /// a and b converted (differentiably, see Tensor::to) to result_type(a, b).
 std::pair<Tensor, Tensor> promoted(const Tensor& a, const Tensor& b, std::string_view op);
 /// a converted to result_type(a, s), then checked against s with check_int_scalar.
