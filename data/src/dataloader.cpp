@@ -82,6 +82,13 @@ Tensor stack_examples(const std::vector<Example>& ex, Tensor Example::*field, bo
   return out;
 }
 
+/// t itself when its buffer starts at its first element in row-major order (what
+/// stack_examples copies from), else a fresh contiguous copy.
+Tensor packed(const Tensor& t) {
+  if (t.is_contiguous() && t.storage_offset() == 0) return t;
+  return t.contiguous().clone();
+}
+
 /// All examples' `field` must agree with example 0's (defined-ness, shape, dtype).
 void check_uniform(const std::vector<Example>& ex, const std::vector<std::int64_t>& indices, Tensor Example::*field,
                    const char* what) {
@@ -99,9 +106,17 @@ void check_uniform(const std::vector<Example>& ex, const std::vector<std::int64_
   }
 }
 
-}  // namespace
+/// The per-sample transform of a DataLoader and the coordinates of the batch's first example:
+/// example i of the batch gets SampleGenerator::for_sample(seed, epoch, first + i).
+struct TransformContext {
+  const Transform* transform = nullptr;
+  std::uint64_t seed = 0;
+  std::int64_t epoch = 0;
+  std::int64_t first = 0;
+};
 
-Batch collate(const Dataset& dataset, const std::vector<std::int64_t>& indices, bool parallel) {
+Batch collate_impl(const Dataset& dataset, const std::vector<std::int64_t>& indices, bool parallel,
+                   const TransformContext& tc) {
   if (indices.empty()) throw Error("collate: expected at least one example index, got none");
   const std::int64_t n = dataset.size();
   for (std::size_t i = 0; i < indices.size(); ++i)
@@ -111,7 +126,7 @@ Batch collate(const Dataset& dataset, const std::vector<std::int64_t>& indices, 
   Batch batch;
   batch.indices = indices;
 
-  if (auto rows = dataset.tensor_rows()) {
+  if (auto rows = tc.transform ? std::nullopt : dataset.tensor_rows()) {
     // Fast path: copy rows straight from the source tensors.
     std::vector<std::int64_t> src = indices;
     if (rows->index)
@@ -126,7 +141,16 @@ Batch collate(const Dataset& dataset, const std::vector<std::int64_t>& indices, 
   // get() may be expensive (decoding, augmentation): one example per task.
   for_examples(b, parallel, 1, [&](std::int64_t i) {
     NoGradGuard no_grad;  // per thread: the examples are data, not part of a graph
-    ex[static_cast<std::size_t>(i)] = dataset.get(indices[static_cast<std::size_t>(i)]);
+    Example& e = ex[static_cast<std::size_t>(i)];
+    e = dataset.get(indices[static_cast<std::size_t>(i)]);
+    if (tc.transform && e.data.defined()) {
+      SampleGenerator gen = SampleGenerator::for_sample(tc.seed, tc.epoch, tc.first + i);
+      e.data = (*tc.transform)(e.data, gen);
+      if (!e.data.defined())
+        throw Error(fmt::format("collate: the transform returned an undefined tensor for example {}",
+                                indices[static_cast<std::size_t>(i)]));
+      e.data = packed(e.data);
+    }
   });
   if (!ex.front().data.defined()) throw Error(fmt::format("collate: example {} has undefined data", indices.front()));
   check_uniform(ex, indices, &Example::data, "data");
@@ -134,6 +158,12 @@ Batch collate(const Dataset& dataset, const std::vector<std::int64_t>& indices, 
   batch.data = stack_examples(ex, &Example::data, parallel);
   if (ex.front().target.defined()) batch.target = stack_examples(ex, &Example::target, parallel);
   return batch;
+}
+
+}  // namespace
+
+Batch collate(const Dataset& dataset, const std::vector<std::int64_t>& indices, bool parallel) {
+  return collate_impl(dataset, indices, parallel, TransformContext{});
 }
 
 // ---- DataLoader ------------------------------------------------------------------------
@@ -144,8 +174,11 @@ namespace detail {
 struct EpochState {
   std::shared_ptr<const Dataset> dataset;
   std::vector<std::int64_t> order;
-  std::int64_t batch_size = 1;
+  std::vector<std::int64_t> bounds;  // batch k is order[bounds[k], bounds[k + 1])
   std::int64_t num_batches = 0;
+  std::shared_ptr<const Transform> transform;
+  std::uint64_t seed = 0;
+  std::int64_t epoch = 0;
   bool background = true;  // collate batch k + 1 in a TBB task while the caller has batch k
   bool parallel = true;
 
@@ -175,9 +208,10 @@ struct EpochState {
   }
 
   Batch collate_batch(std::int64_t k) const {
-    const std::int64_t begin = k * batch_size;
-    const std::int64_t end = std::min<std::int64_t>(begin + batch_size, static_cast<std::int64_t>(order.size()));
-    return collate(*dataset, std::vector<std::int64_t>(order.begin() + begin, order.begin() + end), parallel);
+    const std::int64_t begin = bounds[static_cast<std::size_t>(k)];
+    const std::int64_t end = bounds[static_cast<std::size_t>(k) + 1];
+    return collate_impl(*dataset, std::vector<std::int64_t>(order.begin() + begin, order.begin() + end), parallel,
+                        TransformContext{transform.get(), seed, epoch, begin});
   }
 
   void launch(std::int64_t k) {
@@ -235,10 +269,18 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions
   if (!dataset_) throw Error("DataLoader: expected a dataset, got a null pointer");
   if (options_.batch_size_ < 1)
     throw Error(fmt::format("DataLoader: batch_size must be at least 1, got {}", options_.batch_size_));
+  if (options_.sampler_ && options_.shuffle_)
+    throw Error("DataLoader: the sampler option is mutually exclusive with shuffle (the sampler sets the order)");
+  if (options_.batch_sampler_ && (options_.sampler_ || options_.shuffle_ || options_.drop_last_))
+    throw Error(
+        fmt::format("DataLoader: batch_sampler is mutually exclusive with sampler, shuffle and drop_last "
+                    "(got sampler {}, shuffle {}, drop_last {})",
+                    options_.sampler_ ? "set" : "unset", options_.shuffle_, options_.drop_last_));
 }
 
 std::int64_t DataLoader::size() const {
-  const std::int64_t n = dataset_->size();
+  if (options_.batch_sampler_) return options_.batch_sampler_->size();
+  const std::int64_t n = options_.sampler_ ? options_.sampler_->size() : dataset_->size();
   const std::int64_t b = options_.batch_size_;
   return options_.drop_last_ ? n / b : (n + b - 1) / b;
 }
@@ -249,6 +291,12 @@ void DataLoader::set_epoch(std::int64_t e) {
 }
 
 std::vector<std::int64_t> DataLoader::epoch_order(std::int64_t e) const {
+  if (options_.batch_sampler_) {
+    std::vector<std::int64_t> order;
+    for (const auto& b : options_.batch_sampler_->batches(e)) order.insert(order.end(), b.begin(), b.end());
+    return order;
+  }
+  if (options_.sampler_) return options_.sampler_->indices(e);
   const std::int64_t n = dataset_->size();
   if (options_.shuffle_) return detail::permutation(n, options_.seed_ + static_cast<std::uint64_t>(e));
   std::vector<std::int64_t> order(static_cast<std::size_t>(n));
@@ -259,14 +307,37 @@ std::vector<std::int64_t> DataLoader::epoch_order(std::int64_t e) const {
 DataLoader::Iterator DataLoader::begin() {
   auto state = std::make_shared<detail::EpochState>();
   state->dataset = dataset_;
-  state->order = epoch_order(epoch_);
+  if (options_.batch_sampler_) {
+    state->bounds.push_back(0);
+    for (const auto& b : options_.batch_sampler_->batches(epoch_)) {
+      state->order.insert(state->order.end(), b.begin(), b.end());
+      state->bounds.push_back(static_cast<std::int64_t>(state->order.size()));
+    }
+  } else {
+    state->order = epoch_order(epoch_);
+    const auto n = static_cast<std::int64_t>(state->order.size());
+    const std::int64_t b = options_.batch_size_;
+    const std::int64_t batches = options_.drop_last_ ? n / b : (n + b - 1) / b;
+    for (std::int64_t k = 0; k <= batches; ++k) state->bounds.push_back(std::min(k * b, n));
+  }
+  if (options_.sampler_ || options_.batch_sampler_) {
+    const std::int64_t n = dataset_->size();
+    for (std::size_t i = 0; i < state->order.size(); ++i)
+      if (state->order[i] < 0 || state->order[i] >= n)
+        throw Error(
+            fmt::format("DataLoader: the {}'s index {} (at position {} of epoch {}) is out of range for a "
+                        "dataset of size {}",
+                        options_.sampler_ ? "sampler" : "batch_sampler", state->order[i], i, epoch_, n));
+  }
+  state->num_batches = static_cast<std::int64_t>(state->bounds.size()) - 1;
+  state->transform = options_.transform_;
+  state->seed = options_.seed_;
+  state->epoch = epoch_;
   ++epoch_;
-  state->batch_size = options_.batch_size_;
-  state->num_batches = size();
   // Prefetching needs a thread besides the caller's, and pays for get() calls only: a gather
   // of tensor rows is bound by memory traffic and, in the background, holds up the caller's
   // parallel kernels for longer than it takes inline (see the header).
-  const bool gather = dataset_->tensor_rows().has_value();
+  const bool gather = !options_.transform_ && dataset_->tensor_rows().has_value();
   state->background = options_.prefetch_ && !gather && get_num_threads() > 1;
   state->parallel = options_.parallel_;
   state->advance_to(0);

@@ -11,6 +11,8 @@
 
 #include "xgrad/autograd/tensor.hpp"
 #include "xgrad/data/dataset.hpp"
+#include "xgrad/data/sampler.hpp"
+#include "xgrad/data/transforms.hpp"
 
 namespace xgrad::data {
 
@@ -27,7 +29,7 @@ struct Batch {
 
 /// Options of DataLoader, with chainable setters (defaults in brackets):
 /// batch_size [64], shuffle [false], drop_last [false], seed [0], prefetch [true],
-/// parallel [true].
+/// parallel [true], sampler [none], batch_sampler [none], transform [none].
 struct DataLoaderOptions {
   DataLoaderOptions() = default;
   explicit DataLoaderOptions(std::int64_t batch_size) : batch_size_(batch_size) {}
@@ -47,7 +49,7 @@ struct DataLoaderOptions {
     drop_last_ = on;
     return *this;
   }
-  /// Seed of the shuffling generator.
+  /// Seed of the shuffling generator and of the transform's per-sample generators.
   DataLoaderOptions& seed(std::uint64_t s) {
     seed_ = s;
     return *this;
@@ -67,12 +69,40 @@ struct DataLoaderOptions {
     return *this;
   }
 
+  /// The order of each epoch: sampler->indices(e) instead of 0..N-1 or the shuffle
+  /// permutation (torch's sampler=); batch_size and drop_last cut it into batches as usual.
+  /// Mutually exclusive with shuffle (the DataLoader throws).
+  DataLoaderOptions& sampler(std::shared_ptr<const Sampler> s) {
+    sampler_ = std::move(s);
+    return *this;
+  }
+  /// The batches of each epoch: batch_sampler->batches(e) (torch's batch_sampler=); then
+  /// batch_size is ignored. Mutually exclusive with shuffle, sampler and drop_last (the
+  /// DataLoader throws; PyTorch also rejects a batch_size other than its default 1, which
+  /// our default of 64 does not allow us to tell apart).
+  DataLoaderOptions& batch_sampler(std::shared_ptr<const BatchSampler> s) {
+    batch_sampler_ = std::move(s);
+    return *this;
+  }
+  /// Applied to every example's data (not its target) inside the collation, in parallel
+  /// when `parallel`: the example at position k of epoch e's order gets the generator
+  /// SampleGenerator::for_sample(seed, e, k) (see transforms.hpp), so batches are
+  /// bit-identical at every thread count and with or without prefetch. With a transform,
+  /// examples are always fetched through get() (no tensor_rows() fast path).
+  DataLoaderOptions& transform(std::shared_ptr<const Transform> t) {
+    transform_ = std::move(t);
+    return *this;
+  }
+
   std::int64_t batch_size_ = 64;
   bool shuffle_ = false;
   bool drop_last_ = false;
   std::uint64_t seed_ = 0;
   bool prefetch_ = true;
   bool parallel_ = true;
+  std::shared_ptr<const Sampler> sampler_;
+  std::shared_ptr<const BatchSampler> batch_sampler_;
+  std::shared_ptr<const Transform> transform_;
 };
 
 /// Stacks dataset examples `indices` into one Batch: data [B, ...], target [B, ...].
@@ -121,10 +151,15 @@ struct EpochState;
 /// An exception thrown while collating a batch is rethrown by operator++ (or by begin() for
 /// the first batch), and ends the epoch: the iterator then compares equal to end().
 ///
+/// With a sampler (batch_sampler), epoch e visits sampler->indices(e) (the batches
+/// batch_sampler->batches(e)) instead; begin() throws xgrad::Error naming the index, its
+/// position and the dataset's size when one of them is out of range.
+///
 /// The dataset's size is read at each begin(); the dataset must not change during an epoch.
 class DataLoader {
  public:
-  /// Throws xgrad::Error for a null dataset or batch_size < 1.
+  /// Throws xgrad::Error for a null dataset, batch_size < 1, a sampler together with shuffle,
+  /// or a batch_sampler together with shuffle, sampler or drop_last.
   explicit DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions options = {});
 
   /// An input iterator over the batches of one epoch. Copies share the epoch's state.
@@ -156,13 +191,15 @@ class DataLoader {
   Iterator begin();
   std::default_sentinel_t end() const { return {}; }
 
-  /// Number of batches per epoch: ceil(N / batch_size), or floor with drop_last.
+  /// Number of batches per epoch: ceil(N / batch_size), or floor with drop_last (N: the
+  /// dataset's size, or sampler->size()); batch_sampler->size() with a batch sampler.
   std::int64_t size() const;
   /// The epoch the next begin() starts (0 initially). set_epoch(e) makes the next begin()
   /// replay epoch e's order, e.g. when resuming training from a checkpoint.
   std::int64_t epoch() const { return epoch_; }
   void set_epoch(std::int64_t e);
-  /// The order in which epoch `e` visits the dataset indices (all of them, before drop_last).
+  /// The order in which epoch `e` visits the dataset indices (all of them, before drop_last;
+  /// with a batch sampler, its batches one after the other).
   std::vector<std::int64_t> epoch_order(std::int64_t e) const;
 
   const DataLoaderOptions& options() const { return options_; }
