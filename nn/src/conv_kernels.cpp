@@ -1,0 +1,220 @@
+// The convolution core: one 3-d geometry (1-d and 2-d calls have size-1 dims), im2col /
+// col2im packing kernels and the three bilinear forms of <conv(x, w), g>: the convolution, its
+// input adjoint (transposed convolution) and its weight adjoint, each a recorded op whose
+// backward is built from the other two (so every order of derivative exists).
+#include "conv_core.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "xgrad/autograd/factories.hpp"
+#include "xgrad/autograd/kernel/kernel.hpp"
+#include "xgrad/autograd/linalg.hpp"
+#include "xgrad/autograd/node.hpp"
+#include "xgrad/autograd/shape.hpp"
+
+namespace xgrad::nn::conv_detail {
+
+namespace {
+
+using Grads = std::vector<Tensor>;
+
+// Output positions o in [lo, hi) of one dim whose input index o * s + off lies in [0, n).
+inline std::pair<std::int64_t, std::int64_t> valid_range(std::int64_t off, std::int64_t s, std::int64_t n,
+                                                         std::int64_t out) {
+  std::int64_t lo = off >= 0 ? 0 : (-off + s - 1) / s;
+  std::int64_t hi = n - off <= 0 ? 0 : (n - off + s - 1) / s;
+  lo = std::min(lo, out);
+  hi = std::clamp(hi, lo, out);
+  return {lo, hi};
+}
+
+// cols[(c K + k) N + n][l] = x[n, c, o(l) s - pad + k dil] (0 outside x): the packed buffer
+// [Cin K, N L]; its rows for group g are the block [g Cin/G K, (g + 1) Cin/G K).
+template <class T>
+void im2col(const T* x, T* cols, const Geom& g) {
+  const std::int64_t K = g.kernel_numel(), L = g.out_numel(), I = g.in_numel(), N = g.N, C = g.Cin;
+  kernel::parallel_for(C * N, kernel::grain_for(K * L), [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) {
+      const std::int64_t c = i / N, n = i % N;
+      const T* xp = x + (n * C + c) * I;
+      for (std::int64_t kd = 0; kd < g.k[0]; ++kd)
+        for (std::int64_t kh = 0; kh < g.k[1]; ++kh)
+          for (std::int64_t kw = 0; kw < g.k[2]; ++kw) {
+            const std::int64_t r = c * K + (kd * g.k[1] + kh) * g.k[2] + kw;
+            T* dst = cols + (r * N + n) * L;
+            const std::int64_t offw = kw * g.dil[2] - g.pad[2];
+            const auto [wlo, whi] = valid_range(offw, g.s[2], g.in[2], g.out[2]);
+            for (std::int64_t od = 0; od < g.out[0]; ++od) {
+              const std::int64_t id = od * g.s[0] - g.pad[0] + kd * g.dil[0];
+              for (std::int64_t oh = 0; oh < g.out[1]; ++oh) {
+                const std::int64_t ih = oh * g.s[1] - g.pad[1] + kh * g.dil[1];
+                T* row = dst + (od * g.out[1] + oh) * g.out[2];
+                if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]) {
+                  std::fill(row, row + g.out[2], T(0));
+                  continue;
+                }
+                const T* src = xp + (id * g.in[1] + ih) * g.in[2];
+                std::fill(row, row + wlo, T(0));
+                if (g.s[2] == 1) {
+                  if (whi > wlo)
+                    std::memcpy(row + wlo, src + wlo + offw, sizeof(T) * static_cast<std::size_t>(whi - wlo));
+                } else {
+                  for (std::int64_t ow = wlo; ow < whi; ++ow) row[ow] = src[ow * g.s[2] + offw];
+                }
+                std::fill(row + whi, row + g.out[2], T(0));
+              }
+            }
+          }
+    }
+  });
+}
+
+// The adjoint of im2col: x[n, c, i] += cols[...] for every (k, o) that read i. Each (n, c)
+// plane is summed by one task in a fixed (k, o) order: identical at every thread count.
+template <class T>
+void col2im(const T* cols, T* x, const Geom& g) {
+  const std::int64_t K = g.kernel_numel(), L = g.out_numel(), I = g.in_numel(), N = g.N, C = g.Cin;
+  kernel::parallel_for(N * C, kernel::grain_for(K * L), [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) {
+      const std::int64_t n = i / C, c = i % C;
+      T* xp = x + (n * C + c) * I;
+      std::fill(xp, xp + I, T(0));
+      for (std::int64_t kd = 0; kd < g.k[0]; ++kd)
+        for (std::int64_t kh = 0; kh < g.k[1]; ++kh)
+          for (std::int64_t kw = 0; kw < g.k[2]; ++kw) {
+            const std::int64_t r = c * K + (kd * g.k[1] + kh) * g.k[2] + kw;
+            const T* srcp = cols + (r * N + n) * L;
+            const std::int64_t offw = kw * g.dil[2] - g.pad[2];
+            const auto [wlo, whi] = valid_range(offw, g.s[2], g.in[2], g.out[2]);
+            for (std::int64_t od = 0; od < g.out[0]; ++od) {
+              const std::int64_t id = od * g.s[0] - g.pad[0] + kd * g.dil[0];
+              if (id < 0 || id >= g.in[0]) continue;
+              for (std::int64_t oh = 0; oh < g.out[1]; ++oh) {
+                const std::int64_t ih = oh * g.s[1] - g.pad[1] + kh * g.dil[1];
+                if (ih < 0 || ih >= g.in[1]) continue;
+                const T* row = srcp + (od * g.out[1] + oh) * g.out[2];
+                T* dst = xp + (id * g.in[1] + ih) * g.in[2];
+                for (std::int64_t ow = wlo; ow < whi; ++ow) dst[ow * g.s[2] + offw] += row[ow];
+              }
+            }
+          }
+    }
+  });
+}
+
+// The packed columns [G, Cin/G K, N L] of x (contiguous [N, Cin, in...]).
+Tensor pack(const Tensor& x, const Geom& g) {
+  Tensor cols = detail::make_tensor({g.G, g.Cin / g.G * g.kernel_numel(), g.N * g.out_numel()}, x.dtype(), g.op);
+  kernel::dispatch_floating(x, g.op, [&]<class T>() { im2col<T>(x.data_ptr<T>(), cols.data_ptr<T>(), g); });
+  return cols;
+}
+
+// [N, Cout, L] -> [G, Cout/G, N L] (a copy; skipped for N = 1).
+Tensor group_major(const Tensor& t, std::int64_t G, std::int64_t N, std::int64_t C, std::int64_t L) {
+  if (N == 1) return reshape(t, {G, C / G, L});
+  return reshape(permute(reshape(t, {N, G, C / G, L}), {1, 2, 0, 3}).contiguous(), {G, C / G, N * L});
+}
+
+// Inverse of group_major: [G, C/G, N L] -> [N, C, L] contiguous.
+Tensor batch_major(const Tensor& t, std::int64_t G, std::int64_t N, std::int64_t C, std::int64_t L) {
+  if (N == 1) return reshape(t, {N, C, L});
+  return reshape(permute(reshape(t, {G, C / G, N, L}), {2, 0, 1, 3}).contiguous(), {N, C, L});
+}
+
+bool any_empty(std::initializer_list<const Tensor*> ts) {
+  for (const Tensor* t : ts)
+    if (t->numel() == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+Shape Geom::x_shape() const { return {N, Cin, in[0], in[1], in[2]}; }
+Shape Geom::w_shape() const { return {Cout, Cin / G, k[0], k[1], k[2]}; }
+Shape Geom::y_shape() const { return {N, Cout, out[0], out[1], out[2]}; }
+bool Geom::pointwise() const {
+  for (int d = 0; d < 3; ++d)
+    if (k[d] != 1 || s[d] != 1 || pad[d] != 0 || in[d] != out[d]) return false;
+  return true;
+}
+
+// ---- raw products (no graph) -------------------------------------------------------------------
+
+Tensor conv_raw(const Tensor& x_, const Tensor& w_, const Geom& g) {
+  NoGradGuard ng;
+  if (any_empty({&x_, &w_})) return zeros(g.y_shape(), dtype(x_.dtype()));
+  const Tensor x = x_.contiguous(), w = w_.contiguous();
+  const std::int64_t G = g.G, L = g.out_numel(), Kg = g.Cin / G * g.kernel_numel();
+  const Tensor w3 = reshape(w, {G, g.Cout / G, Kg});
+  if (g.pointwise())  // one product, no packing: [G, Cout/G, Cin/G] x [N, G, Cin/G, L]
+    return reshape(matmul(w3, reshape(x, {g.N, G, g.Cin / G, L})), g.y_shape());
+  return reshape(batch_major(matmul(w3, pack(x, g)), G, g.N, g.Cout, L), g.y_shape());
+}
+
+Tensor conv_input_raw(const Tensor& gy_, const Tensor& w_, const Geom& g) {
+  NoGradGuard ng;
+  if (any_empty({&gy_, &w_})) return zeros(g.x_shape(), dtype(gy_.dtype()));
+  const Tensor gy = gy_.contiguous(), w = w_.contiguous();
+  const std::int64_t G = g.G, L = g.out_numel(), Kg = g.Cin / G * g.kernel_numel();
+  const Tensor w3t = transpose(reshape(w, {G, g.Cout / G, Kg}), 1, 2);  // BLAS transpose flag
+  if (g.pointwise()) return reshape(matmul(w3t, reshape(gy, {g.N, G, g.Cout / G, L})), g.x_shape());
+  const Tensor dcols = matmul(w3t, group_major(gy, G, g.N, g.Cout, L));  // [G, Kg, N L]
+  Tensor gx = detail::make_tensor(g.x_shape(), gy.dtype(), g.op);
+  kernel::dispatch_floating(gy, g.op, [&]<class T>() { col2im<T>(dcols.data_ptr<T>(), gx.data_ptr<T>(), g); });
+  return gx;
+}
+
+Tensor conv_weight_raw(const Tensor& x_, const Tensor& gy_, const Geom& g) {
+  NoGradGuard ng;
+  if (any_empty({&x_, &gy_})) return zeros(g.w_shape(), dtype(x_.dtype()));
+  const Tensor x = x_.contiguous(), gy = gy_.contiguous();
+  const std::int64_t G = g.G, L = g.out_numel();
+  // dW_g = sum_n gy[n, g] cols[n, g]^T: one product over the N L columns.
+  const Tensor cols = g.pointwise() ? group_major(reshape(x, {g.N, g.Cin, L}), G, g.N, g.Cin, L) : pack(x, g);
+  return reshape(matmul(group_major(gy, G, g.N, g.Cout, L), transpose(cols, 1, 2)), g.w_shape());
+}
+
+// ---- the three recorded ops ----------------------------------------------------------------------
+
+Tensor conv_op(const Tensor& x, const Tensor& w, const GeomPtr& g) {
+  Tensor y = conv_raw(x, w, *g);
+  if (any_requires_grad({&x, &w})) {
+    const bool rx = x.requires_grad(), rw = w.requires_grad();
+    // d<y, gy>/dx = conv_transpose(gy, w); d/dw = weight adjoint of (x, gy).
+    record(
+        "ConvolutionBackward", {x, w}, {y}, {rw ? x : Tensor(), rx ? w : Tensor()},
+        [g, rx, rw](const Grads& gr, const Grads& s) {
+          return Grads{rx ? conv_input_op(gr[0], s[1], g) : Tensor(), rw ? conv_weight_op(s[0], gr[0], g) : Tensor()};
+        });
+  }
+  return y;
+}
+
+Tensor conv_input_op(const Tensor& gy, const Tensor& w, const GeomPtr& g) {
+  Tensor x = conv_input_raw(gy, w, *g);
+  if (any_requires_grad({&gy, &w})) {
+    const bool rg = gy.requires_grad(), rw = w.requires_grad();
+    // <conv_input(gy, w), h> = <gy, conv(h, w)>: d/dgy = conv(h, w), d/dw = weight adjoint of (h, gy).
+    record("ConvTransposeBackward", {gy, w}, {x}, {rw ? gy : Tensor(), rg ? w : Tensor()},
+           [g, rg, rw](const Grads& gr, const Grads& s) {
+             return Grads{rg ? conv_op(gr[0], s[1], g) : Tensor(), rw ? conv_weight_op(gr[0], s[0], g) : Tensor()};
+           });
+  }
+  return x;
+}
+
+Tensor conv_weight_op(const Tensor& x, const Tensor& gy, const GeomPtr& g) {
+  Tensor w = conv_weight_raw(x, gy, *g);
+  if (any_requires_grad({&x, &gy})) {
+    const bool rx = x.requires_grad(), rg = gy.requires_grad();
+    // <conv_weight(x, gy), H> = <conv(x, H), gy>: d/dx = conv_input(gy, H), d/dgy = conv(x, H).
+    record("ConvolutionWeightBackward", {x, gy}, {w}, {rg ? x : Tensor(), rx ? gy : Tensor()},
+           [g, rx, rg](const Grads& gr, const Grads& s) {
+             return Grads{rx ? conv_input_op(s[1], gr[0], g) : Tensor(), rg ? conv_op(s[0], gr[0], g) : Tensor()};
+           });
+  }
+  return w;
+}
+
+}  // namespace xgrad::nn::conv_detail
