@@ -6,6 +6,7 @@
 
 #include "copy_box.hpp"
 #include "kernel.hpp"
+#include "strided_index.hpp"
 #include "xgrad/autograd/factories.hpp"
 #include "xgrad/autograd/shape.hpp"
 
@@ -15,6 +16,10 @@ namespace {
 
 using Grads = std::vector<Tensor>;
 using Dims = std::vector<std::int64_t>;
+using detail::for_columns;
+using detail::offset_of;
+using detail::offset_table;
+using detail::prod;
 
 void check_index_dtype(const Tensor& index, std::string_view op) {
   if (index.dtype() != Dtype::int64)
@@ -31,44 +36,6 @@ void check_index_range(const Tensor& index, std::int64_t n, std::int64_t dim, st
                               dim, n, shape));
 }
 
-std::int64_t prod(const Shape& s, std::size_t b, std::size_t e) {
-  std::int64_t n = 1;
-  for (std::size_t i = b; i < e; ++i) n *= s[i];
-  return n;
-}
-
-// Offset, in a tensor with strides `st`, of flat position `flat` of the sub-shape
-// shape[b, e) (row-major).
-std::int64_t offset_of(std::int64_t flat, const Shape& shape, const Dims& st, std::size_t b, std::size_t e) {
-  std::int64_t off = 0;
-  for (std::size_t d = e; d-- > b;) {
-    off += (flat % shape[d]) * st[d];
-    flat /= shape[d];
-  }
-  return off;
-}
-
-// Offsets of every flat position of shape[b, e) in a tensor with strides `st`.
-Dims offset_table(const Shape& shape, const Dims& st, std::size_t b, std::size_t e) {
-  Dims t(static_cast<std::size_t>(prod(shape, b, e)));
-  for (std::size_t q = 0; q < t.size(); ++q) t[q] = offset_of(static_cast<std::int64_t>(q), shape, st, b, e);
-  return t;
-}
-
-// f(p, q0, q1) for the columns (p, q) in [0, pre) x [0, post), split across tasks (each call
-// covers a run of q within one p). `m` is the work per column.
-template <class F>
-void for_columns(std::int64_t pre, std::int64_t post, std::int64_t m, F&& f) {
-  detail::parallel_for(pre * post, std::max<std::int64_t>(1, detail::kGrain / std::max<std::int64_t>(m, 1)),
-                       [&](std::int64_t c0, std::int64_t c1) {
-                         while (c0 < c1) {
-                           const std::int64_t p = c0 / post, q0 = c0 % post;
-                           const std::int64_t q1 = std::min(post, q0 + (c1 - c0));
-                           f(p, q0, q1);
-                           c0 += q1 - q0;
-                         }
-                       });
-}
 
 // out (shape = g's with dim d of size n) = 0, then out[.., index[i], ..] += g[.., i, ..].
 // The gradient of index_select; differentiable in g (its gradient is index_select again).
