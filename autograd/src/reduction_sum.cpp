@@ -80,11 +80,28 @@ Tensor broadcast_back(const Tensor& g, const Shape& kept, const Shape& in_shape)
   return detail::make_view(gp, {in_shape, st, gp.storage_offset()});
 }
 
+// The sum of p[0 .. n) over 16 fixed lanes (element i goes to lane i % 16) instead of one
+// serial chain: the loop vectorises and the order is still fixed by n alone.
+template <class A, class T>
+A lane_sum(const T* p, std::int64_t n) {
+  constexpr int kLanes = 16;
+  A lane[kLanes] = {};
+  std::int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) lane[l] = detail::wrap_add(lane[l], static_cast<A>(p[i + l]));
+  A s = 0;
+  for (int l = 0; l < kLanes; ++l) s = detail::wrap_add(s, lane[l]);
+  for (; i < n; ++i) s = detail::wrap_add(s, static_cast<A>(p[i]));
+  return s;
+}
+
 // Sum over the masked dims into a tensor of shape `out_shape`.
 Tensor sum_kernel(const Tensor& a, const std::vector<bool>& mask, const Shape& out_shape) {
   Tensor out = detail::make_tensor(out_shape, a.dtype());
   const auto r = detail::make_reduce_indexer(a.shape(), mask);
   const Tensor ap = detail::packed(a);
+  std::int64_t inner = 1, t = 0;  // the trailing reduced dims: one contiguous run of `inner` elements
+  for (auto d = static_cast<std::int64_t>(mask.size()); d-- > 0 && mask[d]; ++t) inner *= a.shape()[d];
   detail::dispatch_numeric(a.dtype(), "sum", [&]<class T>() {
     using A = detail::acc_t<T>;
     const T* p = ap.data_ptr<T>();
@@ -92,19 +109,7 @@ Tensor sum_kernel(const Tensor& a, const std::vector<bool>& mask, const Shape& o
     if (r.n_out == 1) {
       o[0] = static_cast<T>(detail::chunked_reduce<A>(
           r.n_red, A(0),
-          [&](std::int64_t b, std::int64_t e) {
-            // 16 fixed lanes (element i goes to lane (i - b) % 16) instead of one serial
-            // chain: the loop vectorises and the order is still fixed by the shape alone.
-            constexpr int kLanes = 16;
-            A lane[kLanes] = {};
-            std::int64_t i = b;
-            for (; i + kLanes <= e; i += kLanes)
-              for (int l = 0; l < kLanes; ++l) lane[l] = detail::wrap_add(lane[l], static_cast<A>(p[i + l]));
-            A s = 0;
-            for (int l = 0; l < kLanes; ++l) s = detail::wrap_add(s, lane[l]);
-            for (; i < e; ++i) s = detail::wrap_add(s, static_cast<A>(p[i]));
-            return s;
-          },
+          [&](std::int64_t b, std::int64_t e) { return lane_sum<A>(p + b, e - b); },
           [](A x, A y) { return detail::wrap_add(x, y); }));
     } else if (r.red_leading && !r.red_trailing) {
       // Reduce leading rows into a row of n_out: streams through memory once.
@@ -117,6 +122,28 @@ Tensor sum_kernel(const Tensor& a, const std::vector<bool>& mask, const Shape& o
                                for (std::int64_t j = b; j < e; ++j) acc[j - b] = detail::wrap_add(acc[j - b], static_cast<A>(pr[j]));
                              }
                              for (std::int64_t j = b; j < e; ++j) o[j] = static_cast<T>(acc[j - b]);
+                           });
+    } else if (inner >= 16) {
+      // Per output (e.g. per channel of a [N, C, H, W] sum over dims 0, 2, 3): lane sums of
+      // the contiguous runs, added in row-major order of the other reduced dims.
+      const std::vector<std::int64_t> osz(r.red_shape.begin(), r.red_shape.end() - t),
+          ost(r.red_strides.begin(), r.red_strides.end() - t);
+      const std::int64_t runs = r.n_red / inner;
+      detail::parallel_for(r.n_out, std::max<std::int64_t>(1, detail::kGrain / std::max<std::int64_t>(r.n_red, 1)),
+                           [&](std::int64_t b, std::int64_t e) {
+                             for (std::int64_t i = b; i < e; ++i) {
+                               const T* base = p + r.base(i);
+                               A s = 0;
+                               for (std::int64_t k = 0; k < runs; ++k) {
+                                 std::int64_t off = 0, rem = k;
+                                 for (std::size_t d = osz.size(); d-- > 0;) {
+                                   off += (rem % osz[d]) * ost[d];
+                                   rem /= osz[d];
+                                 }
+                                 s = detail::wrap_add(s, lane_sum<A>(base + off, inner));
+                               }
+                               o[i] = static_cast<T>(s);
+                             }
                            });
     } else {
       detail::parallel_for(r.n_out, std::max<std::int64_t>(1, detail::kGrain / std::max<std::int64_t>(r.n_red, 1)),

@@ -169,8 +169,7 @@ Tensor conv_nd(std::string op, int D, const Tensor& input, const Tensor& weight,
     g->dil[e] = dil[d];
     g->out[e] = (padded - span) / s[d] + 1;
   }
-  Tensor y = conv_detail::conv_op(to5d(x, D), to5d(weight, D), g);
-  return from5d(add_bias(y, bias), D, batched);
+  return from5d(conv_detail::conv_op(to5d(x, D), to5d(weight, D), g, bias), D, batched);
 }
 
 Tensor conv_transpose_nd(std::string op, int D, const Tensor& input, const Tensor& weight, const Tensor& bias,

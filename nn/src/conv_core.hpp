@@ -29,8 +29,9 @@ struct Geom {
 };
 using GeomPtr = std::shared_ptr<const Geom>;
 
-/// y = conv(x, w) on 5-d tensors of the geometry's shapes (recorded; any order of derivative).
-Tensor conv_op(const Tensor& x, const Tensor& w, const GeomPtr& g);
+/// y = conv(x, w) + bias on 5-d tensors of the geometry's shapes, bias [Cout] or undefined
+/// (recorded; any order of derivative).
+Tensor conv_op(const Tensor& x, const Tensor& w, const GeomPtr& g, const Tensor& bias = Tensor());
 /// The input adjoint (transposed convolution): gy [y_shape], w -> [x_shape].
 Tensor conv_input_op(const Tensor& gy, const Tensor& w, const GeomPtr& g);
 /// The weight adjoint: x, gy -> [w_shape].

@@ -5,12 +5,13 @@
 #include "conv_core.hpp"
 
 #include <algorithm>
-#include <cstring>
 
 #include "xgrad/autograd/factories.hpp"
 #include "xgrad/autograd/kernel/kernel.hpp"
 #include "xgrad/autograd/linalg.hpp"
 #include "xgrad/autograd/node.hpp"
+#include "xgrad/autograd/reduction.hpp"
+#include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/shape.hpp"
 
 namespace xgrad::nn::conv_detail {
@@ -29,11 +30,14 @@ inline std::pair<std::int64_t, std::int64_t> valid_range(std::int64_t off, std::
   return {lo, hi};
 }
 
-// cols[(c K + k) N + n][l] = x[n, c, o(l) s - pad + k dil] (0 outside x): the packed buffer
-// [Cin K, N L]; its rows for group g are the block [g Cin/G K, (g + 1) Cin/G K).
+// The columns of x: cols[n][c K + k][l] = x[n, c, o(l) s - pad + k dil] (0 outside x).
+// Image-major, [N, Cin K, L] (one [Cin K, L] matrix per image, read as [N, G, Cin/G K, L]),
+// or, when not `image_major`, [Cin K, N, L] (read as [G, Cin/G K, N L]: one matrix for the
+// whole batch).
 template <class T>
-void im2col(const T* x, T* cols, const Geom& g) {
+void im2col(const T* x, T* cols, const Geom& g, bool image_major) {
   const std::int64_t K = g.kernel_numel(), L = g.out_numel(), I = g.in_numel(), N = g.N, C = g.Cin;
+  const std::int64_t ow_end = g.out[2], sw = g.s[2];
   kernel::parallel_for(C * N, kernel::grain_for(K * L), [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t i = b; i < e; ++i) {
       const std::int64_t c = i / N, n = i % N;
@@ -42,27 +46,28 @@ void im2col(const T* x, T* cols, const Geom& g) {
         for (std::int64_t kh = 0; kh < g.k[1]; ++kh)
           for (std::int64_t kw = 0; kw < g.k[2]; ++kw) {
             const std::int64_t r = c * K + (kd * g.k[1] + kh) * g.k[2] + kw;
-            T* dst = cols + (r * N + n) * L;
+            T* dst = cols + (image_major ? n * C * K + r : r * N + n) * L;
             const std::int64_t offw = kw * g.dil[2] - g.pad[2];
             const auto [wlo, whi] = valid_range(offw, g.s[2], g.in[2], g.out[2]);
             for (std::int64_t od = 0; od < g.out[0]; ++od) {
               const std::int64_t id = od * g.s[0] - g.pad[0] + kd * g.dil[0];
               for (std::int64_t oh = 0; oh < g.out[1]; ++oh) {
                 const std::int64_t ih = oh * g.s[1] - g.pad[1] + kh * g.dil[1];
-                T* row = dst + (od * g.out[1] + oh) * g.out[2];
+                // Plain loops, not memcpy/memset: the rows are short (a 14-wide feature map
+                // is 56 bytes), where the library calls cost more than the copy.
+                T* __restrict row = dst + (od * g.out[1] + oh) * g.out[2];
                 if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]) {
-                  std::fill(row, row + g.out[2], T(0));
+                  for (std::int64_t ow = 0; ow < ow_end; ++ow) row[ow] = T(0);
                   continue;
                 }
-                const T* src = xp + (id * g.in[1] + ih) * g.in[2];
-                std::fill(row, row + wlo, T(0));
-                if (g.s[2] == 1) {
-                  if (whi > wlo)
-                    std::memcpy(row + wlo, src + wlo + offw, sizeof(T) * static_cast<std::size_t>(whi - wlo));
+                const T* __restrict src = xp + (id * g.in[1] + ih) * g.in[2];
+                for (std::int64_t ow = 0; ow < wlo; ++ow) row[ow] = T(0);
+                if (sw == 1) {
+                  for (std::int64_t ow = wlo; ow < whi; ++ow) row[ow] = src[ow + offw];
                 } else {
-                  for (std::int64_t ow = wlo; ow < whi; ++ow) row[ow] = src[ow * g.s[2] + offw];
+                  for (std::int64_t ow = wlo; ow < whi; ++ow) row[ow] = src[ow * sw + offw];
                 }
-                std::fill(row + whi, row + g.out[2], T(0));
+                for (std::int64_t ow = whi; ow < ow_end; ++ow) row[ow] = T(0);
               }
             }
           }
@@ -84,7 +89,7 @@ void col2im(const T* cols, T* x, const Geom& g) {
         for (std::int64_t kh = 0; kh < g.k[1]; ++kh)
           for (std::int64_t kw = 0; kw < g.k[2]; ++kw) {
             const std::int64_t r = c * K + (kd * g.k[1] + kh) * g.k[2] + kw;
-            const T* srcp = cols + (r * N + n) * L;
+            const T* srcp = cols + (n * C * K + r) * L;
             const std::int64_t offw = kw * g.dil[2] - g.pad[2];
             const auto [wlo, whi] = valid_range(offw, g.s[2], g.in[2], g.out[2]);
             for (std::int64_t od = 0; od < g.out[0]; ++od) {
@@ -103,23 +108,35 @@ void col2im(const T* cols, T* x, const Geom& g) {
   });
 }
 
-// The packed columns [G, Cin/G K, N L] of x (contiguous [N, Cin, in...]).
-Tensor pack(const Tensor& x, const Geom& g) {
-  Tensor cols = detail::make_tensor({g.G, g.Cin / g.G * g.kernel_numel(), g.N * g.out_numel()}, x.dtype(), g.op);
-  kernel::dispatch_floating(x, g.op, [&]<class T>() { im2col<T>(x.data_ptr<T>(), cols.data_ptr<T>(), g); });
+// The packed columns of x (contiguous [N, Cin, in...]): [N, G, Cin/G K, L] when image_major,
+// else [G, Cin/G K, N L].
+Tensor pack(const Tensor& x, const Geom& g, bool image_major) {
+  const std::int64_t Kg = g.Cin / g.G * g.kernel_numel(), L = g.out_numel();
+  Tensor cols = detail::make_tensor(image_major ? Shape{g.N, g.G, Kg, L} : Shape{g.G, Kg, g.N * L}, x.dtype(), g.op);
+  kernel::dispatch_floating(x, g.op, [&]<class T>() { im2col<T>(x.data_ptr<T>(), cols.data_ptr<T>(), g, image_major); });
   return cols;
 }
 
-// [N, Cout, L] -> [G, Cout/G, N L] (a copy; skipped for N = 1).
+// [N, C, L] -> [G, C/G, N L] (a copy; skipped for N = 1).
 Tensor group_major(const Tensor& t, std::int64_t G, std::int64_t N, std::int64_t C, std::int64_t L) {
   if (N == 1) return reshape(t, {G, C / G, L});
   return reshape(permute(reshape(t, {N, G, C / G, L}), {1, 2, 0, 3}).contiguous(), {G, C / G, N * L});
 }
 
-// Inverse of group_major: [G, C/G, N L] -> [N, C, L] contiguous.
-Tensor batch_major(const Tensor& t, std::int64_t G, std::int64_t N, std::int64_t C, std::int64_t L) {
-  if (N == 1) return reshape(t, {N, C, L});
-  return reshape(permute(reshape(t, {G, C / G, N, L}), {2, 0, 1, 3}).contiguous(), {N, C, L});
+// y[n, c, l] += bias[c] in place on a fresh [N, C, L] product.
+void add_bias_(Tensor& y, const Tensor& bias_in, std::int64_t N, std::int64_t C, std::int64_t L, const std::string& op) {
+  const Tensor bias = bias_in.contiguous();
+  kernel::dispatch_floating(y, op, [&]<class T>() {
+    const T* b = bias.data_ptr<T>();
+    T* dst = y.data_ptr<T>();
+    kernel::parallel_for(N * C, kernel::grain_for(L), [&](std::int64_t lo, std::int64_t hi) {
+      for (std::int64_t i = lo; i < hi; ++i) {
+        T* __restrict d = dst + i * L;
+        const T bc = b[i % C];
+        for (std::int64_t l = 0; l < L; ++l) d[l] += bc;
+      }
+    });
+  });
 }
 
 bool any_empty(std::initializer_list<const Tensor*> ts) {
@@ -141,15 +158,21 @@ bool Geom::pointwise() const {
 
 // ---- raw products (no graph) -------------------------------------------------------------------
 
-Tensor conv_raw(const Tensor& x_, const Tensor& w_, const Geom& g) {
+Tensor conv_raw(const Tensor& x_, const Tensor& w_, const Geom& g, const Tensor& bias = Tensor()) {
   NoGradGuard ng;
-  if (any_empty({&x_, &w_})) return zeros(g.y_shape(), dtype(x_.dtype()));
+  if (any_empty({&x_, &w_})) {
+    const Tensor y = zeros(g.y_shape(), dtype(x_.dtype()));
+    return bias.defined() ? y + reshape(bias, {1, g.Cout, 1, 1, 1}) : y;
+  }
   const Tensor x = x_.contiguous(), w = w_.contiguous();
   const std::int64_t G = g.G, L = g.out_numel(), Kg = g.Cin / G * g.kernel_numel();
-  const Tensor w3 = reshape(w, {G, g.Cout / G, Kg});
-  if (g.pointwise())  // one product, no packing: [G, Cout/G, Cin/G] x [N, G, Cin/G, L]
-    return reshape(matmul(w3, reshape(x, {g.N, G, g.Cin / G, L})), g.y_shape());
-  return reshape(batch_major(matmul(w3, pack(x, g)), G, g.N, g.Cout, L), g.y_shape());
+  // One product per image and group, [Cout/G, Kg] x [Kg, L], written in y's own layout:
+  // [G, Cout/G, Kg] x [N, G, Kg, L] -> [N, G, Cout/G, L]. A pointwise convolution reads x as
+  // its columns (no packing).
+  const Tensor cols = g.pointwise() ? reshape(x, {g.N, G, Kg, L}) : pack(x, g, true);
+  Tensor y = matmul(reshape(w, {G, g.Cout / G, Kg}), cols);
+  if (bias.defined()) add_bias_(y, bias, g.N, g.Cout, L, g.op);
+  return reshape(y, g.y_shape());
 }
 
 Tensor conv_input_raw(const Tensor& gy_, const Tensor& w_, const Geom& g) {
@@ -158,8 +181,9 @@ Tensor conv_input_raw(const Tensor& gy_, const Tensor& w_, const Geom& g) {
   const Tensor gy = gy_.contiguous(), w = w_.contiguous();
   const std::int64_t G = g.G, L = g.out_numel(), Kg = g.Cin / G * g.kernel_numel();
   const Tensor w3t = transpose(reshape(w, {G, g.Cout / G, Kg}), 1, 2);  // BLAS transpose flag
-  if (g.pointwise()) return reshape(matmul(w3t, reshape(gy, {g.N, G, g.Cout / G, L})), g.x_shape());
-  const Tensor dcols = matmul(w3t, group_major(gy, G, g.N, g.Cout, L));  // [G, Kg, N L]
+  // Per image and group: [Kg, Cout/G] x [Cout/G, L] -> the columns' adjoint [N, G, Kg, L].
+  const Tensor dcols = matmul(w3t, reshape(gy, {g.N, G, g.Cout / G, L}));
+  if (g.pointwise()) return reshape(dcols, g.x_shape());
   Tensor gx = detail::make_tensor(g.x_shape(), gy.dtype(), g.op);
   kernel::dispatch_floating(gy, g.op, [&]<class T>() { col2im<T>(dcols.data_ptr<T>(), gx.data_ptr<T>(), g); });
   return gx;
@@ -170,23 +194,25 @@ Tensor conv_weight_raw(const Tensor& x_, const Tensor& gy_, const Geom& g) {
   if (any_empty({&x_, &gy_})) return zeros(g.w_shape(), dtype(x_.dtype()));
   const Tensor x = x_.contiguous(), gy = gy_.contiguous();
   const std::int64_t G = g.G, L = g.out_numel();
-  // dW_g = sum_n gy[n, g] cols[n, g]^T: one product over the N L columns.
-  const Tensor cols = g.pointwise() ? group_major(reshape(x, {g.N, g.Cin, L}), G, g.N, g.Cin, L) : pack(x, g);
+  // dW_g = sum_n gy[n, g] cols[n, g]^T: one product over the N L columns of the whole batch
+  // (measured: per-image products and a sum over images are slower for wide layers).
+  const Tensor cols = g.pointwise() ? group_major(reshape(x, {g.N, g.Cin, L}), G, g.N, g.Cin, L) : pack(x, g, false);
   return reshape(matmul(group_major(gy, G, g.N, g.Cout, L), transpose(cols, 1, 2)), g.w_shape());
 }
 
 // ---- the three recorded ops ----------------------------------------------------------------------
 
-Tensor conv_op(const Tensor& x, const Tensor& w, const GeomPtr& g) {
-  Tensor y = conv_raw(x, w, *g);
-  if (any_requires_grad({&x, &w})) {
-    const bool rx = x.requires_grad(), rw = w.requires_grad();
-    // d<y, gy>/dx = conv_transpose(gy, w); d/dw = weight adjoint of (x, gy).
-    record(
-        "ConvolutionBackward", {x, w}, {y}, {rw ? x : Tensor(), rx ? w : Tensor()},
-        [g, rx, rw](const Grads& gr, const Grads& s) {
-          return Grads{rx ? conv_input_op(gr[0], s[1], g) : Tensor(), rw ? conv_weight_op(s[0], gr[0], g) : Tensor()};
-        });
+Tensor conv_op(const Tensor& x, const Tensor& w, const GeomPtr& g, const Tensor& bias) {
+  Tensor y = conv_raw(x, w, *g, bias);
+  if (any_requires_grad({&x, &w, &bias})) {
+    const bool rx = x.requires_grad(), rw = w.requires_grad(), rb = bias.defined() && bias.requires_grad();
+    // d<y, gy>/dx = conv_transpose(gy, w); d/dw = weight adjoint of (x, gy); d/db[c] = the sum
+    // of gy[:, c] (over the batch and every output position).
+    record("ConvolutionBackward", {x, w, bias}, {y}, {rw ? x : Tensor(), rx ? w : Tensor()},
+           [g, rx, rw, rb](const Grads& gr, const Grads& s) {
+             return Grads{rx ? conv_input_op(gr[0], s[1], g) : Tensor(),
+                          rw ? conv_weight_op(s[0], gr[0], g) : Tensor(), rb ? sum(gr[0], {0, 2, 3, 4}) : Tensor()};
+           });
   }
   return y;
 }

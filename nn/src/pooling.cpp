@@ -191,6 +191,26 @@ Tensor gather_planes(const Tensor& gg, const Tensor& idx) {
   return reshape(gather(flat, 2, reshape(idx, {is[0], is[1], is[2] * is[3]})), is);
 }
 
+// True when the windows of `a` are (2o, 2o + 1) for every output o: kernel 2, stride 2, no
+// padding or dilation (the common case, with a branch-free kernel below).
+bool pairs(const Axis& a) {
+  if (a.out * 2 > a.in) return false;
+  for (std::int64_t o = 0; o < a.out; ++o)
+    if (a.begin[o] != 2 * o || a.begin[o + 1] != 2 * o + 2 || a.pos[2 * o] != 2 * o || a.pos[2 * o + 1] != 2 * o + 1)
+      return false;
+  return true;
+}
+
+// The running maximum's update: v replaces m when larger or NaN (so NaN wins, the last one in
+// window order, then the first of equal maxima). Written without branches: the comparisons on
+// random data would mispredict half the time.
+template <class T>
+inline void take_max(T v, std::int64_t i, T& m, std::int64_t& best) {
+  const bool take = v > m || v != v;
+  m = take ? v : m;
+  best = take ? i : best;
+}
+
 // Max over each window: (out, int64 indices h * W + w). NaN wins (the last one in window
 // order), then the first of equal maxima.
 std::pair<Tensor, Tensor> max_forward(const Tensor& x_in, const WindowsPtr& win) {
@@ -207,10 +227,48 @@ std::pair<Tensor, Tensor> max_forward(const Tensor& x_in, const WindowsPtr& win)
     const T* px = x.data_ptr<T>();
     T* po = out.data_ptr<T>();
     std::int64_t* pi = idx.data_ptr<std::int64_t>();
+    const bool two_by_two = pairs(ah) && pairs(aw);
     for_planes(xs[0] * xs[1], plane_out * std::max<std::int64_t>(window, 1), [&](std::int64_t q) {
       const T* src = px + q * plane_in;
       T* dst = po + q * plane_out;
       std::int64_t* ind = pi + q * plane_out;
+      if (two_by_two) {
+        // Rows without NaN (checked first, a vectorised scan) take a select-only path the
+        // compiler turns into max/blend instructions; rows with a NaN take take_max.
+        const std::int64_t out_h = ah.out, out_w = aw.out, in_w = aw.in;
+        for (std::int64_t oh = 0; oh < out_h; ++oh) {
+          const std::int64_t r0 = 2 * oh * in_w, r1 = r0 + in_w;
+          const T* s0 = src + r0;
+          const T* s1 = src + r1;
+          bool nan = false;
+          for (std::int64_t i = 0; i < 2 * out_w; ++i) nan |= (s0[i] != s0[i]) | (s1[i] != s1[i]);
+          T* m = dst + oh * out_w;
+          std::int64_t* best = ind + oh * out_w;
+          for (std::int64_t ow = 0; ow < out_w; ++ow) {
+            const std::int64_t c = 2 * ow;
+            if (nan) {
+              T v = s0[c];
+              std::int64_t b = r0 + c;
+              take_max(s0[c + 1], r0 + c + 1, v, b);
+              take_max(s1[c], r1 + c, v, b);
+              take_max(s1[c + 1], r1 + c + 1, v, b);
+              m[ow] = v;
+              best[ow] = b;
+              continue;
+            }
+            // The first of equal maxima: a later value must be strictly larger (std::max keeps
+            // its first argument on ties). Indices by arithmetic on the comparisons: no branch.
+            const T a = s0[c], b = s0[c + 1], d = s1[c], e = s1[c + 1];
+            const T ab = std::max(a, b), de = std::max(d, e);
+            const std::int64_t iab = r0 + c + static_cast<std::int64_t>(a < b);
+            const std::int64_t ide = r1 + c + static_cast<std::int64_t>(d < e);
+            const auto second = static_cast<std::int64_t>(ab < de);
+            m[ow] = std::max(ab, de);
+            best[ow] = iab + second * (ide - iab);
+          }
+        }
+        return;
+      }
       for (std::int64_t oh = 0; oh < ah.out; ++oh)
         for (std::int64_t ow = 0; ow < aw.out; ++ow) {
           T m = -std::numeric_limits<T>::infinity();
@@ -218,11 +276,7 @@ std::pair<Tensor, Tensor> max_forward(const Tensor& x_in, const WindowsPtr& win)
           for (std::int64_t a = ah.begin[oh]; a < ah.begin[oh + 1]; ++a)
             for (std::int64_t b = aw.begin[ow]; b < aw.begin[ow + 1]; ++b) {
               const std::int64_t i = ah.pos[a] * aw.in + aw.pos[b];
-              const T v = src[i];
-              if (v > m || std::isnan(v)) {
-                m = v;
-                best = i;
-              }
+              take_max(src[i], i, m, best);
             }
           dst[oh * aw.out + ow] = m;
           ind[oh * aw.out + ow] = best;

@@ -431,6 +431,12 @@ BOOST_AUTO_TEST_CASE(relu_abs_gradient_zero_at_zero) {
   // d(relu x)/dx = 1 for x > 0, else 0 -- including x == 0.
   Tensor x = leaf64({-1., 0., 2.});
   check_close(grad_of_sum(relu(x), x), f64({0., 0., 1.}), 0);
+  // The backward selects instead of multiplying: an infinite or NaN incoming gradient beside
+  // x <= 0 gives 0 (inf * 0 would be NaN), and passes through where x > 0.
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+  Tensor z = leaf64({-1., 0., 2., -3.});
+  relu(z).backward(f64({inf, nan, inf, -inf}));
+  check_close(z.grad(), f64({0., 0., inf, 0.}), 0);
   // d|x|/dx = sign(x), 0 at 0.
   Tensor y = leaf64({-2., 0., 3.});
   check_close(grad_of_sum(abs(y), y), f64({-1., 0., 1.}), 0);

@@ -93,6 +93,18 @@ BOOST_AUTO_TEST_CASE(sum_values) {
   Tensor y = reshape(arange(24.0, dtype(float64)), {2, 3, 4});
   check_values(sum(y, {0, 2}), {3}, {60, 92, 124});
   check_values(sum(y, {-1, 0}, true), {1, 3, 1}, {60, 92, 124});
+  // A contiguous trailing run of >= 16 reduced elements per output (lane sums of each run, as
+  // for a [N, C, H, W] sum over dims 0, 2, 3): t[n][c][k] = 100 n + 10 c + k, n < 3, c < 2,
+  // k < 20 sums over n and k to 3 (190 + 200 c) + 20 (0 + 100 + 200) = 6570 + 600 c.
+  std::vector<double> tv;
+  for (int n = 0; n < 3; ++n)
+    for (int c = 0; c < 2; ++c)
+      for (int k = 0; k < 20; ++k) tv.push_back(100 * n + 10 * c + k);
+  const Tensor t = from_vector(tv, {3, 2, 20});
+  check_values(sum(t, {0, 2}), {2}, {6570, 7170});
+  check_values(sum(t, {0, 2}, true), {1, 2, 1}, {6570, 7170});
+  check_values(sum(t.to(int64), {0, 2}), {2}, {6570, 7170});
+  check_values(sum(t, {2}), {3, 2}, {190, 390, 2190, 2390, 4190, 4390});
   // 0-d and size-1 dims.
   check_values(sum(scalar_tensor(3.5)), {}, {3.5});
   check_values(sum(scalar_tensor(3.5), {0}), {}, {3.5});

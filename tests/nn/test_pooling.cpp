@@ -397,6 +397,30 @@ BOOST_AUTO_TEST_CASE(ties_and_nan) {
   check_values(F::avg_pool1d(z, nn::AvgPool1dOptions(2)), {1, 1, 2}, {nan, nan});
 }
 
+BOOST_AUTO_TEST_CASE(two_by_two_fast_path_matches_naive_loops) {
+  // Kernel 2, stride 2 takes a branch-free path for rows without NaN and take_max for rows
+  // with one: small integers (many ties), NaN, +-inf, odd sizes (the last row/column unused).
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  manual_seed(3);
+  for (Dtype dt : {float64, float32})
+    for (const Shape& s : {Shape{2, 3, 8, 10}, Shape{1, 2, 7, 9}}) {
+      V x = vals(randint(0, 3, s, dtype(float64)));
+      x[5] = nan;
+      x[17] = -inf;
+      x[18] = -inf;
+      x[30] = inf;
+      x[static_cast<std::size_t>(s[2] * s[3] + 3)] = nan;
+      x[static_cast<std::size_t>(s[2] * s[3] + 3 + s[3])] = nan;
+      Shape os;
+      auto [want, want_idx] = naive_max(x, s, {2, 2, 2, 2, 0, 0}, os);
+      BOOST_TEST_CONTEXT("shape " << fmt::format("{}", s) << " " << dtype_name(dt)) {
+        auto [y, idx] = F::max_pool2d_with_indices(from_vector(x, s).to(dt), nn::MaxPool2dOptions(2));
+        check_values(y, os, want, 0.0);
+        BOOST_CHECK(ivals(idx) == want_idx);
+      }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(indices_are_not_differentiable_and_batch_may_be_empty) {
   Tensor x = input({1, 2, 4, 4}).requires_grad_(true);
   auto [y, idx] = F::max_pool2d_with_indices(x, nn::MaxPool2dOptions(2));
