@@ -7,9 +7,9 @@
 // --warmup W [--steps K] [--max-batches B] [--data DIR]`; the worker runs W untimed
 // iterations, then S samples of I iterations each, and prints one line per sample,
 // `sample <seconds per iteration>`, flushed as it goes. Optional extra lines: `ref <seconds>`
-// (matmul_1024: a raw single-thread cblas_sgemm of the same product), `rss_kib <step> <KiB>`
-// and `hwm_kib <KiB>` (the mlp_step_rss loop), `batches <n>` (fashion_mlp_epoch: batches in
-// a timed epoch), `note <text>`. A worker that fails prints `error <message>` and exits with
+// (matmul_1024, cnn_step, conv_3x3_256: a raw single-thread cblas_sgemm of the 1024^3 product), `rss_kib <step> <KiB>`
+// and `hwm_kib <KiB>` (the mlp_step_rss loop), `batches <n>` (fashion_mlp_epoch,
+// fashion_cnn_epoch: batches in a timed epoch), `note <text>`. A worker that fails prints `error <message>` and exits with
 // status 1.
 #pragma once
 
@@ -53,6 +53,9 @@ inline constexpr WorkloadSpec kWorkloads[] = {
     {"sort_1m", Unit::ms, 15, 1, 3},
     {"einsum_attention", Unit::us, 30, 20, 20},
     {"einsum_attention_matmul", Unit::us, 30, 20, 20},
+    {"cnn_step", Unit::ms, 15, 1, 3},
+    {"conv_3x3_256", Unit::ms, 10, 1, 2},
+    {"fashion_cnn_epoch", Unit::ms, 1, 1, 0},  // warm-up: the worker's first few batches
 };
 
 /// The peak-memory loop: mlp_step repeated --steps times (not a timed workload).
@@ -77,11 +80,42 @@ inline constexpr std::int64_t kSortN = 1000000;
 // einsum_attention: einsum("bhqd,bhkd->bhqk", q, k) on q, k [32, 4, 64, 32] (forward);
 // einsum_attention_matmul: the same scores as q.matmul(k.transpose(-2, -1)).
 inline constexpr std::int64_t kEinsumB = 32, kEinsumH = 4, kEinsumS = 64, kEinsumD = 32;
+// cnn_step: conv(1->32, 3x3, pad 1)-ReLU-maxpool 2-conv(32->64, 3x3, pad 1)-ReLU-maxpool 2-
+// flatten-fc(3136->128)-ReLU-fc(128->10) on [64, 1, 28, 28], SGD lr 0.01 momentum 0.9.
+inline constexpr std::int64_t kCnnBatch = 64, kCnnSide = 28, kCnnC1 = 32, kCnnC2 = 64, kCnnHidden = 128;
+inline constexpr std::int64_t kCnnFlat = kCnnC2 * (kCnnSide / 4) * (kCnnSide / 4);  // 3136
+inline constexpr double kCnnSgdLr = 0.01, kCnnSgdMomentum = 0.9;
+// fashion_cnn_epoch: tutorial 07's model (the cnn_step network with BatchNorm2d after each
+// conv and dropout before the last fc), AdamW lr 1e-3, batch 128, no augmentation.
+inline constexpr std::int64_t kCnnEpochBatch = 128;
+inline constexpr double kCnnDropout = 0.25;
+// conv_3x3_256: conv2d [16, 256, 14, 14] -> 256 channels, 3x3, pad 1 (a ResNet stage-3
+// block), input and weight requiring grad; forward + backward of sum().
+inline constexpr std::int64_t kConvBatch = 16, kConvChannels = 256, kConvSide = 14;
 inline constexpr double kLr = 1e-3;  // Adam, default betas (0.9, 0.999) and eps 1e-8, both sides
 inline constexpr double kFashionMean = 0.2860, kFashionStd = 0.3530;  // x = (pixel / 255 - mean) / std
 inline constexpr int kFashionWarmupBatches = 5;
 
 inline double flops_matmul() { return 2.0 * static_cast<double>(kMatmulN) * kMatmulN * kMatmulN; }
+
+/// Multiply-adds of a convolution's forward: N x Cout x (output pixels) x Cin x K x K.
+inline double conv_macs(double n, double cin, double cout, double pixels, double k) {
+  return n * cout * pixels * cin * k * k;
+}
+/// FLOPs (2 per multiply-add) of the products of one cnn_step: every layer's forward, its
+/// weight gradient (as many as the forward) and its input gradient (likewise, except for the
+/// first conv, whose input needs none). Bias, ReLU, pooling, loss and SGD are not counted.
+inline double flops_cnn_step() {
+  const double n = kCnnBatch, s = kCnnSide;
+  const double conv1 = conv_macs(n, 1, kCnnC1, s * s, 3);
+  const double conv2 = conv_macs(n, kCnnC1, kCnnC2, (s / 2) * (s / 2), 3);
+  const double fc = n * (kCnnFlat * kCnnHidden + kCnnHidden * 10.0);
+  return 2.0 * (2 * conv1 + 3 * conv2 + 3 * fc);
+}
+/// FLOPs of conv_3x3_256: forward, input gradient and weight gradient, each one product.
+inline double flops_conv_3x3_256() {
+  return 2.0 * 3 * conv_macs(kConvBatch, kConvChannels, kConvChannels, kConvSide * kConvSide, 3);
+}
 
 // ---- worker command line ------------------------------------------------------------------
 
@@ -92,8 +126,8 @@ struct WorkerArgs {
   int inner = 1;
   int warmup = 0;
   int steps = 1000;        ///< mlp_step_rss: loop length
-  int max_batches = 0;     ///< fashion_mlp_epoch: 0 = the whole epoch
-  std::string data;        ///< fashion_mlp_epoch: directory of the IDX files
+  int max_batches = 0;     ///< fashion_*_epoch: 0 = the whole epoch
+  std::string data;        ///< fashion_*_epoch: directory of the IDX files
 };
 
 /// Parses the worker flags (argv[1] == "--worker"). Throws std::runtime_error on a bad flag.

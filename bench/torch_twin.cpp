@@ -226,6 +226,99 @@ void einsum_scores(const bench::WorkerArgs& a, bool use_einsum) {
   });
 }
 
+/// The same values as xgrad_workloads.cpp's init_layer: bench::linear_init with fan_in =
+/// weight.numel() / out.
+void init_layer(torch::Tensor& weight, torch::Tensor& bias, std::uint64_t seed) {
+  const std::int64_t out = weight.size(0);
+  auto init = bench::linear_init(weight.numel() / out, out, seed);
+  torch::NoGradGuard no_grad;
+  weight.copy_(torch::from_blob(init.weight.data(), weight.sizes(), torch::kFloat32));
+  bias.copy_(torch::from_blob(init.bias.data(), bias.sizes(), torch::kFloat32));
+}
+
+/// cnn_step's network; with `tutorial` set, tutorial 07's (BatchNorm2d after each conv,
+/// dropout before the last fc).
+torch::nn::Sequential make_cnn(bool tutorial) {
+  namespace tnn = torch::nn;
+  tnn::Conv2d c1(tnn::Conv2dOptions(1, bench::kCnnC1, 3).padding(1));
+  tnn::Conv2d c2(tnn::Conv2dOptions(bench::kCnnC1, bench::kCnnC2, 3).padding(1));
+  tnn::Linear f1(bench::kCnnFlat, bench::kCnnHidden), f2(bench::kCnnHidden, 10);
+  init_layer(c1->weight, c1->bias, 200);
+  init_layer(c2->weight, c2->bias, 202);
+  init_layer(f1->weight, f1->bias, 204);
+  init_layer(f2->weight, f2->bias, 206);
+  tnn::Sequential model;
+  for (tnn::Conv2d* conv : {&c1, &c2}) {
+    model->push_back(*conv);
+    if (tutorial) model->push_back(tnn::BatchNorm2d((*conv)->options.out_channels()));
+    model->push_back(tnn::ReLU());
+    model->push_back(tnn::MaxPool2d(tnn::MaxPool2dOptions(2)));
+  }
+  model->push_back(tnn::Flatten());
+  model->push_back(f1);
+  model->push_back(tnn::ReLU());
+  if (tutorial) model->push_back(tnn::Dropout(bench::kCnnDropout));
+  model->push_back(f2);
+  return model;
+}
+
+void cnn_step(const bench::WorkerArgs& a) {
+  torch::nn::Sequential model = make_cnn(false);
+  torch::optim::SGD opt(model->parameters(),
+                        torch::optim::SGDOptions(bench::kCnnSgdLr).momentum(bench::kCnnSgdMomentum));
+  const std::int64_t n = bench::kCnnBatch, s = bench::kCnnSide;
+  const torch::Tensor x = leaf(static_cast<std::size_t>(n * s * s), 9, -1, 1, {n, 1, s, s}, false);
+  const torch::Tensor y = labels(n, 10, 10);
+  bench::time_loop(a, [&] {
+    opt.zero_grad();
+    torch::nn::functional::cross_entropy(model->forward(x), y).backward();
+    opt.step();
+  });
+}
+
+void conv_3x3_256(const bench::WorkerArgs& a) {
+  const std::int64_t n = bench::kConvBatch, c = bench::kConvChannels, s = bench::kConvSide;
+  torch::Tensor x = leaf(static_cast<std::size_t>(n * c * s * s), 11, -1, 1, {n, c, s, s}, true);
+  const double bound = 1.0 / std::sqrt(static_cast<double>(c * 9));
+  torch::Tensor w = leaf(static_cast<std::size_t>(c * c * 9), 12, -bound, bound, {c, c, 3, 3}, true);
+  bench::time_loop(a, [&] {
+    x.mutable_grad().reset();
+    w.mutable_grad().reset();
+    torch::conv2d(x, w, {}, 1, 1).sum().backward();
+  });
+}
+
+void fashion_cnn_epoch(const bench::WorkerArgs& a) {
+  const torch::Tensor images =
+      ((read_idx(a.data, "train-images-idx3-ubyte").to(torch::kFloat32) / 255.0 - bench::kFashionMean) /
+       bench::kFashionStd)
+          .reshape({-1, 1, bench::kCnnSide, bench::kCnnSide})
+          .contiguous();
+  const torch::Tensor targets = read_idx(a.data, "train-labels-idx1-ubyte").to(torch::kInt64);
+  const std::int64_t n = images.size(0);
+  torch::nn::Sequential model = make_cnn(true);
+  torch::optim::AdamW opt(model->parameters(), torch::optim::AdamWOptions(bench::kLr));
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(0);
+  double loss_sum = 0;
+  auto epoch = [&](int max_batches) {
+    const torch::Tensor order = torch::randperm(n, gen, torch::kInt64);
+    int batches = 0;
+    for (std::int64_t i = 0; i < n; i += bench::kCnnEpochBatch) {
+      const torch::Tensor idx = order.slice(0, i, std::min(n, i + bench::kCnnEpochBatch));
+      opt.zero_grad();
+      torch::Tensor loss =
+          torch::nn::functional::cross_entropy(model->forward(images.index_select(0, idx)), targets.index_select(0, idx));
+      loss.backward();
+      opt.step();
+      loss_sum += loss.item<float>();
+      if (max_batches > 0 && ++batches >= max_batches) break;
+    }
+  };
+  epoch(bench::kFashionWarmupBatches);
+  bench::time_loop(a, [&] { epoch(a.max_batches); });
+  if (!std::isfinite(loss_sum)) throw std::runtime_error("fashion_cnn_epoch: the loss diverged");
+}
+
 int run(const bench::WorkerArgs& a) {
   torch::set_num_threads(a.threads);
   torch::manual_seed(0);
@@ -244,6 +337,9 @@ int run(const bench::WorkerArgs& a) {
   else if (w == "sort_1m") sort_1m(a);
   else if (w == "einsum_attention") einsum_scores(a, true);
   else if (w == "einsum_attention_matmul") einsum_scores(a, false);
+  else if (w == "cnn_step") cnn_step(a);
+  else if (w == "conv_3x3_256") conv_3x3_256(a);
+  else if (w == "fashion_cnn_epoch") fashion_cnn_epoch(a);
   else throw std::runtime_error("unknown workload " + w);
   std::fflush(stdout);
   return 0;

@@ -51,25 +51,22 @@ void elementwise_4m(const bench::WorkerArgs& a) {
   });
 }
 
-void matmul_1024(const bench::WorkerArgs& a) {
+/// The reference of the matmul and efficiency targets: `samples` raw single-thread cblas_sgemm
+/// calls of a 1024^3 product (after one untimed call), each printed as `ref <seconds>`.
+void sgemm_reference(int samples) {
   const std::int64_t n = bench::kMatmulN;
   const auto n2 = static_cast<std::size_t>(n * n);
-  Tensor x = leaf(n2, 1, -1, 1, {n, n}, false);
-  Tensor y = leaf(n2, 2, -1, 1, {n, n}, false);
-  bench::time_loop(a, [&] { Tensor z = x.matmul(y); });
-  // The reference of the matmul target: the same product by one raw single-thread sgemm call.
+  const std::vector<float> x = bench::uniform_floats(n2, 1, -1, 1), y = bench::uniform_floats(n2, 2, -1, 1);
   std::vector<float> c(n2);
-  const float* px = x.data_ptr<float>();
-  const float* py = y.data_ptr<float>();
   const int threads = openblas_get_num_threads();
   openblas_set_num_threads(1);
+  const int ni = static_cast<int>(n);
   auto sgemm = [&] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), static_cast<int>(n),
-                static_cast<int>(n), 1.0f, px, static_cast<int>(n), py, static_cast<int>(n), 0.0f, c.data(),
-                static_cast<int>(n));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, ni, ni, 1.0f, x.data(), ni, y.data(), ni, 0.0f,
+                c.data(), ni);
   };
   sgemm();
-  for (int s = 0; s < a.samples; ++s) {
+  for (int s = 0; s < samples; ++s) {
     const auto t0 = std::chrono::steady_clock::now();
     sgemm();
     const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
@@ -77,6 +74,15 @@ void matmul_1024(const bench::WorkerArgs& a) {
   }
   std::fflush(stdout);
   openblas_set_num_threads(threads);
+}
+
+void matmul_1024(const bench::WorkerArgs& a) {
+  const std::int64_t n = bench::kMatmulN;
+  const auto n2 = static_cast<std::size_t>(n * n);
+  Tensor x = leaf(n2, 1, -1, 1, {n, n}, false);
+  Tensor y = leaf(n2, 2, -1, 1, {n, n}, false);
+  bench::time_loop(a, [&] { Tensor z = x.matmul(y); });
+  sgemm_reference(a.samples);
 }
 
 /// The 784-512-256-10 ReLU MLP with the shared initial weights.
@@ -220,6 +226,96 @@ void sort_1m(const bench::WorkerArgs& a) {
   bench::time_loop(a, [&] { auto [values, indices] = xgrad::sort(x); });
 }
 
+/// Copies PyTorch-default-distributed values (bench::linear_init with fan_in = weight.numel() /
+/// out) into a layer's weight and bias, so both sides start from the same parameters.
+void init_layer(Tensor& weight, Tensor& bias, std::uint64_t seed) {
+  const std::int64_t out = weight.shape()[0];
+  const auto init = bench::linear_init(weight.numel() / out, out, seed);
+  xgrad::NoGradGuard no_grad;
+  weight.copy_(xgrad::from_vector(init.weight, weight.shape()));
+  bias.copy_(xgrad::from_vector(init.bias, bias.shape()));
+}
+
+/// cnn_step's network; with `tutorial` set, tutorial 07's (BatchNorm2d after each conv,
+/// dropout before the last fc).
+std::shared_ptr<nn::Sequential> make_cnn(bool tutorial) {
+  auto c1 = std::make_shared<nn::Conv2d>(nn::Conv2dOptions(1, bench::kCnnC1, {3}).padding(1));
+  auto c2 = std::make_shared<nn::Conv2d>(nn::Conv2dOptions(bench::kCnnC1, bench::kCnnC2, {3}).padding(1));
+  auto f1 = std::make_shared<nn::Linear>(bench::kCnnFlat, bench::kCnnHidden);
+  auto f2 = std::make_shared<nn::Linear>(bench::kCnnHidden, 10);
+  init_layer(c1->weight, c1->bias, 200);
+  init_layer(c2->weight, c2->bias, 202);
+  init_layer(f1->weight, f1->bias, 204);
+  init_layer(f2->weight, f2->bias, 206);
+  auto model = std::make_shared<nn::Sequential>();
+  auto add = [&](const std::shared_ptr<nn::Module>& m) { model->push_back(m); };
+  for (const auto& conv : {c1, c2}) {
+    add(conv);
+    if (tutorial) add(std::make_shared<nn::BatchNorm2d>(conv->options().out_channels_));
+    add(std::make_shared<nn::ReLU>());
+    add(std::make_shared<nn::MaxPool2d>(nn::MaxPool2dOptions(2)));
+  }
+  add(std::make_shared<nn::Flatten>());
+  add(f1);
+  add(std::make_shared<nn::ReLU>());
+  if (tutorial) add(std::make_shared<nn::Dropout>(bench::kCnnDropout));
+  add(f2);
+  return model;
+}
+
+/// Reports the sgemm reference after the timed loop, for the driver's efficiency line.
+void cnn_step(const bench::WorkerArgs& a) {
+  auto model = make_cnn(false);
+  optim::SGD opt(model->parameters(), optim::SGDOptions(bench::kCnnSgdLr).momentum(bench::kCnnSgdMomentum));
+  const std::int64_t n = bench::kCnnBatch, s = bench::kCnnSide;
+  const Tensor x = leaf(static_cast<std::size_t>(n * s * s), 9, -1, 1, {n, 1, s, s}, false);
+  const Tensor y = labels(n, 10, 10);
+  bench::time_loop(a, [&] {
+    opt.zero_grad();
+    nn::functional::cross_entropy(model->forward(x), y).backward();
+    opt.step();
+  });
+  sgemm_reference(a.samples);
+}
+
+void conv_3x3_256(const bench::WorkerArgs& a) {
+  const std::int64_t n = bench::kConvBatch, c = bench::kConvChannels, s = bench::kConvSide;
+  Tensor x = leaf(static_cast<std::size_t>(n * c * s * s), 11, -1, 1, {n, c, s, s}, true);
+  const double bound = 1.0 / std::sqrt(static_cast<double>(c * 9));
+  Tensor w = leaf(static_cast<std::size_t>(c * c * 9), 12, -bound, bound, {c, c, 3, 3}, true);
+  bench::time_loop(a, [&] {
+    x.set_grad(Tensor());
+    w.set_grad(Tensor());
+    nn::functional::conv2d(x, w, Tensor(), {1}, 1).sum().backward();
+  });
+  sgemm_reference(a.samples);
+}
+
+void fashion_cnn_epoch(const bench::WorkerArgs& a) {
+  auto train = std::make_shared<xgrad::data::FashionMNIST>(
+      a.data, true, xgrad::data::FashionMNISTOptions().normalize().mean(bench::kFashionMean).stddev(bench::kFashionStd));
+  xgrad::data::DataLoader loader(train, xgrad::data::DataLoaderOptions(bench::kCnnEpochBatch).shuffle(true).seed(0));
+  auto model = make_cnn(true);
+  optim::AdamW opt(model->parameters(), optim::AdamWOptions(bench::kLr));
+  double loss_sum = 0;  // read every step, like the tutorial's loop
+  int batches = 0;      // in the last epoch
+  auto epoch = [&](int max_batches) {
+    batches = 0;
+    for (const auto& batch : loader) {
+      opt.zero_grad();
+      const Tensor loss = nn::functional::cross_entropy(model->forward(batch.data), batch.target);
+      loss.backward();
+      opt.step();
+      loss_sum += loss.item<float>();
+      if (++batches == max_batches) break;  // max_batches 0: the whole epoch
+    }
+  };
+  epoch(bench::kFashionWarmupBatches);
+  bench::time_loop(a, [&] { epoch(a.max_batches); });
+  if (!std::isfinite(loss_sum)) throw std::runtime_error("fashion_cnn_epoch: the loss diverged");
+  std::printf("batches %d\n", batches);
+}
+
 }  // namespace
 
 int run_xgrad_worker(const bench::WorkerArgs& a) {
@@ -241,6 +337,9 @@ int run_xgrad_worker(const bench::WorkerArgs& a) {
     else if (w == "sort_1m") sort_1m(a);
     else if (w == "einsum_attention") einsum_scores(a, true);
     else if (w == "einsum_attention_matmul") einsum_scores(a, false);
+    else if (w == "cnn_step") cnn_step(a);
+    else if (w == "conv_3x3_256") conv_3x3_256(a);
+    else if (w == "fashion_cnn_epoch") fashion_cnn_epoch(a);
     else throw std::runtime_error("unknown workload " + w);
   } catch (const std::exception& e) {
     std::printf("error %s\n", e.what());
