@@ -34,10 +34,30 @@ inline std::pair<std::int64_t, std::int64_t> valid_range(std::int64_t off, std::
 // Image-major, [N, Cin K, L] (one [Cin K, L] matrix per image, read as [N, G, Cin/G K, L]),
 // or, when not `image_major`, [Cin K, N, L] (read as [G, Cin/G K, N L]: one matrix for the
 // whole batch).
+// One column row of a 2-d convolution with stride 1 that keeps the width (W = in = out, as a
+// "same" 3x3): row[oh W + ow] = plane[(oh + offh) W + ow + offw]. Valid output rows are the
+// plane shifted by offh W + offw, so they are one long copy; then the ow whose ow + offw
+// falls outside [0, W) (they read the neighbouring row) are zeroed, offw of them per row.
+template <class T>
+void shifted_plane(const T* __restrict plane, T* __restrict row, std::int64_t H, std::int64_t OH, std::int64_t W,
+                   std::int64_t offh, std::int64_t offw) {
+  const auto [lo, hi] = valid_range(offh, 1, H, OH);
+  const std::int64_t delta = offh * W + offw;
+  // [first, last): inside the valid rows and reading inside the plane.
+  const std::int64_t first = std::clamp(-delta, lo * W, hi * W), last = std::clamp(H * W - delta, first, hi * W);
+  for (std::int64_t i = 0; i < first; ++i) row[i] = T(0);
+  for (std::int64_t i = first; i < last; ++i) row[i] = plane[i + delta];
+  for (std::int64_t i = last; i < OH * W; ++i) row[i] = T(0);
+  const std::int64_t z0 = offw > 0 ? std::max<std::int64_t>(W - offw, 0) : 0, z1 = offw > 0 ? W : std::min(-offw, W);
+  for (std::int64_t oh = lo; oh < hi; ++oh)
+    for (std::int64_t ow = z0; ow < z1; ++ow) row[oh * W + ow] = T(0);
+}
+
 template <class T>
 void im2col(const T* x, T* cols, const Geom& g, bool image_major) {
   const std::int64_t K = g.kernel_numel(), L = g.out_numel(), I = g.in_numel(), N = g.N, C = g.Cin;
   const std::int64_t ow_end = g.out[2], sw = g.s[2];
+  const bool shifted = g.in[0] == 1 && g.out[0] == 1 && g.s[1] == 1 && g.s[2] == 1 && g.in[2] == g.out[2];
   kernel::parallel_for(C * N, kernel::grain_for(K * L), [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t i = b; i < e; ++i) {
       const std::int64_t c = i / N, n = i % N;
@@ -47,6 +67,10 @@ void im2col(const T* x, T* cols, const Geom& g, bool image_major) {
           for (std::int64_t kw = 0; kw < g.k[2]; ++kw) {
             const std::int64_t r = c * K + (kd * g.k[1] + kh) * g.k[2] + kw;
             T* dst = cols + (image_major ? n * C * K + r : r * N + n) * L;
+            if (shifted) {
+              shifted_plane(xp, dst, g.in[1], g.out[1], g.in[2], kh * g.dil[1] - g.pad[1], kw * g.dil[2] - g.pad[2]);
+              continue;
+            }
             const std::int64_t offw = kw * g.dil[2] - g.pad[2];
             const auto [wlo, whi] = valid_range(offw, g.s[2], g.in[2], g.out[2]);
             for (std::int64_t od = 0; od < g.out[0]; ++od) {
