@@ -233,15 +233,15 @@ void init_layer(torch::Tensor& weight, torch::Tensor& bias, std::uint64_t seed) 
   auto init = bench::linear_init(weight.numel() / out, out, seed);
   torch::NoGradGuard no_grad;
   weight.copy_(torch::from_blob(init.weight.data(), weight.sizes(), torch::kFloat32));
-  bias.copy_(torch::from_blob(init.bias.data(), bias.sizes(), torch::kFloat32));
+  if (bias.defined()) bias.copy_(torch::from_blob(init.bias.data(), bias.sizes(), torch::kFloat32));
 }
 
-/// cnn_step's network; with `tutorial` set, tutorial 07's (BatchNorm2d after each conv,
-/// dropout before the last fc).
+/// cnn_step's network; with `tutorial` set, tutorial 07's (convs without bias, each followed
+/// by BatchNorm2d; dropout before the last fc).
 torch::nn::Sequential make_cnn(bool tutorial) {
   namespace tnn = torch::nn;
-  tnn::Conv2d c1(tnn::Conv2dOptions(1, bench::kCnnC1, 3).padding(1));
-  tnn::Conv2d c2(tnn::Conv2dOptions(bench::kCnnC1, bench::kCnnC2, 3).padding(1));
+  tnn::Conv2d c1(tnn::Conv2dOptions(1, bench::kCnnC1, 3).padding(1).bias(!tutorial));
+  tnn::Conv2d c2(tnn::Conv2dOptions(bench::kCnnC1, bench::kCnnC2, 3).padding(1).bias(!tutorial));
   tnn::Linear f1(bench::kCnnFlat, bench::kCnnHidden), f2(bench::kCnnHidden, 10);
   init_layer(c1->weight, c1->bias, 200);
   init_layer(c2->weight, c2->bias, 202);

@@ -227,20 +227,21 @@ void sort_1m(const bench::WorkerArgs& a) {
 }
 
 /// Copies PyTorch-default-distributed values (bench::linear_init with fan_in = weight.numel() /
-/// out) into a layer's weight and bias, so both sides start from the same parameters.
+/// out) into a layer's weight and bias (if any), so both sides start from the same parameters.
 void init_layer(Tensor& weight, Tensor& bias, std::uint64_t seed) {
   const std::int64_t out = weight.shape()[0];
   const auto init = bench::linear_init(weight.numel() / out, out, seed);
   xgrad::NoGradGuard no_grad;
   weight.copy_(xgrad::from_vector(init.weight, weight.shape()));
-  bias.copy_(xgrad::from_vector(init.bias, bias.shape()));
+  if (bias.defined()) bias.copy_(xgrad::from_vector(init.bias, bias.shape()));
 }
 
-/// cnn_step's network; with `tutorial` set, tutorial 07's (BatchNorm2d after each conv,
-/// dropout before the last fc).
+/// cnn_step's network; with `tutorial` set, tutorial 07's (convs without bias, each followed
+/// by BatchNorm2d; dropout before the last fc).
 std::shared_ptr<nn::Sequential> make_cnn(bool tutorial) {
-  auto c1 = std::make_shared<nn::Conv2d>(nn::Conv2dOptions(1, bench::kCnnC1, {3}).padding(1));
-  auto c2 = std::make_shared<nn::Conv2d>(nn::Conv2dOptions(bench::kCnnC1, bench::kCnnC2, {3}).padding(1));
+  auto c1 = std::make_shared<nn::Conv2d>(nn::Conv2dOptions(1, bench::kCnnC1, {3}).padding(1).bias(!tutorial));
+  auto c2 =
+      std::make_shared<nn::Conv2d>(nn::Conv2dOptions(bench::kCnnC1, bench::kCnnC2, {3}).padding(1).bias(!tutorial));
   auto f1 = std::make_shared<nn::Linear>(bench::kCnnFlat, bench::kCnnHidden);
   auto f2 = std::make_shared<nn::Linear>(bench::kCnnHidden, 10);
   init_layer(c1->weight, c1->bias, 200);
