@@ -510,6 +510,14 @@ BOOST_AUTO_TEST_CASE(modules_match_functional_forms) {
   nn::AdaptiveMaxPool2d am(nn::AdaptiveMaxPool2dOptions(2));
   BOOST_CHECK(vals(am(x)) == vals(F::adaptive_max_pool2d(x, nn::AdaptiveMaxPool2dOptions(2))));
   BOOST_CHECK(vals(am.forward_with_indices(x).first) == vals(am(x)));
+  // libtorch's short forms: a size alone makes the options (make_shared forwards the int).
+  BOOST_CHECK_EQUAL(std::make_shared<nn::MaxPool2d>(2)->extra_repr(), nn::MaxPool2d(nn::MaxPool2dOptions(2)).extra_repr());
+  BOOST_CHECK_EQUAL(nn::MaxPool1d(3).extra_repr(), nn::MaxPool1d(nn::MaxPool1dOptions(3)).extra_repr());
+  BOOST_CHECK_EQUAL(nn::AvgPool2d(nn::PoolSize<2>({2, 3})).extra_repr(), ap.extra_repr());
+  BOOST_CHECK_EQUAL(nn::AvgPool1d(2).extra_repr(), nn::AvgPool1d(nn::AvgPool1dOptions(2)).extra_repr());
+  BOOST_CHECK_EQUAL(nn::AdaptiveAvgPool2d(7).extra_repr(), "output_size=(7, 7)");
+  BOOST_CHECK(vals(nn::AdaptiveMaxPool2d(2)(x)) == vals(am(x)));
+  BOOST_CHECK_EQUAL(nn::MaxUnpool2d(2).extra_repr(), nn::MaxUnpool2d(nn::MaxUnpool2dOptions(2)).extra_repr());
   nn::LPPool2d lp(nn::LPPool2dOptions(2.0, 2));
   BOOST_CHECK_EQUAL(lp.extra_repr(), "norm_type=2.0, kernel_size=(2, 2), stride=(2, 2), ceil_mode=False");
   Tensor xp = x.abs();

@@ -237,6 +237,8 @@ Tensor lp_pool2d(const Tensor& input, const LPPool2dOptions& options);
 class MaxPool1d : public Module {
  public:
   explicit MaxPool1d(const MaxPool1dOptions& options) : Module("MaxPool1d"), options_(options) {}
+  /// MaxPool1d(2) as in libtorch: the options with this kernel_size and their defaults.
+  explicit MaxPool1d(PoolSize<1> kernel_size) : MaxPool1d(MaxPool1dOptions(kernel_size)) {}
   Tensor forward(const Tensor& input) override;
   std::pair<Tensor, Tensor> forward_with_indices(const Tensor& input);
   std::string extra_repr() const override;
@@ -249,6 +251,8 @@ class MaxPool1d : public Module {
 class MaxPool2d : public Module {
  public:
   explicit MaxPool2d(const MaxPool2dOptions& options) : Module("MaxPool2d"), options_(options) {}
+  /// MaxPool2d(2) as in libtorch: the options with this kernel_size and their defaults.
+  explicit MaxPool2d(PoolSize<2> kernel_size) : MaxPool2d(MaxPool2dOptions(kernel_size)) {}
   Tensor forward(const Tensor& input) override;
   std::pair<Tensor, Tensor> forward_with_indices(const Tensor& input);
   std::string extra_repr() const override;
@@ -261,6 +265,8 @@ class MaxPool2d : public Module {
 class MaxUnpool2d : public Module {
  public:
   explicit MaxUnpool2d(const MaxUnpool2dOptions& options) : Module("MaxUnpool2d"), options_(options) {}
+  /// MaxUnpool2d(2) as in libtorch: the options with this kernel_size and their defaults.
+  explicit MaxUnpool2d(PoolSize<2> kernel_size) : MaxUnpool2d(MaxUnpool2dOptions(kernel_size)) {}
   using Module::forward;  // the one-input form throws: MaxUnpool2d takes the indices too
   Tensor forward(const Tensor& input, const Tensor& indices, const std::vector<std::int64_t>& output_size = {});
   /// Same as forward(input, indices, output_size) (module hooks, which take one input, are not run).
@@ -278,6 +284,8 @@ class MaxUnpool2d : public Module {
 class AvgPool1d : public Module {
  public:
   explicit AvgPool1d(const AvgPool1dOptions& options) : Module("AvgPool1d"), options_(options) {}
+  /// AvgPool1d(2) as in libtorch: the options with this kernel_size and their defaults.
+  explicit AvgPool1d(PoolSize<1> kernel_size) : AvgPool1d(AvgPool1dOptions(kernel_size)) {}
   Tensor forward(const Tensor& input) override;
   std::string extra_repr() const override;
   const AvgPool1dOptions& options() const { return options_; }
@@ -289,6 +297,8 @@ class AvgPool1d : public Module {
 class AvgPool2d : public Module {
  public:
   explicit AvgPool2d(const AvgPool2dOptions& options) : Module("AvgPool2d"), options_(options) {}
+  /// AvgPool2d(2) as in libtorch: the options with this kernel_size and their defaults.
+  explicit AvgPool2d(PoolSize<2> kernel_size) : AvgPool2d(AvgPool2dOptions(kernel_size)) {}
   Tensor forward(const Tensor& input) override;
   std::string extra_repr() const override;
   const AvgPool2dOptions& options() const { return options_; }
@@ -301,6 +311,8 @@ class AdaptiveAvgPool2d : public Module {
  public:
   explicit AdaptiveAvgPool2d(const AdaptiveAvgPool2dOptions& options)
       : Module("AdaptiveAvgPool2d"), options_(options) {}
+  /// AdaptiveAvgPool2d(7) as in libtorch: this output_size.
+  explicit AdaptiveAvgPool2d(PoolSize<2> output_size) : AdaptiveAvgPool2d(AdaptiveAvgPool2dOptions(output_size)) {}
   Tensor forward(const Tensor& input) override;
   std::string extra_repr() const override;
   const AdaptiveAvgPool2dOptions& options() const { return options_; }
@@ -313,6 +325,8 @@ class AdaptiveMaxPool2d : public Module {
  public:
   explicit AdaptiveMaxPool2d(const AdaptiveMaxPool2dOptions& options)
       : Module("AdaptiveMaxPool2d"), options_(options) {}
+  /// AdaptiveMaxPool2d(7) as in libtorch: this output_size.
+  explicit AdaptiveMaxPool2d(PoolSize<2> output_size) : AdaptiveMaxPool2d(AdaptiveMaxPool2dOptions(output_size)) {}
   Tensor forward(const Tensor& input) override;
   std::pair<Tensor, Tensor> forward_with_indices(const Tensor& input);
   std::string extra_repr() const override;
