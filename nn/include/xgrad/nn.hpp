@@ -7,6 +7,7 @@
 #include "xgrad/nn/dropout.hpp"
 #include "xgrad/nn/fold.hpp"
 #include "xgrad/nn/init.hpp"
+#include "xgrad/nn/layer_norm.hpp"
 #include "xgrad/nn/linear.hpp"
 #include "xgrad/nn/loss.hpp"
 #include "xgrad/nn/module.hpp"
