@@ -5,6 +5,7 @@
 #include "xgrad/nn/containers.hpp"
 #include "xgrad/nn/conv.hpp"
 #include "xgrad/nn/dropout.hpp"
+#include "xgrad/nn/embedding.hpp"
 #include "xgrad/nn/fold.hpp"
 #include "xgrad/nn/init.hpp"
 #include "xgrad/nn/layer_norm.hpp"
