@@ -15,4 +15,5 @@
 #include "xgrad/nn/normalization.hpp"
 #include "xgrad/nn/perceptron.hpp"
 #include "xgrad/nn/pooling.hpp"
+#include "xgrad/nn/rnn_utils.hpp"
 #include "xgrad/nn/upsampling.hpp"
