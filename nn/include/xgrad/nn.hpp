@@ -2,6 +2,7 @@
 #pragma once
 
 #include "xgrad/nn/activation.hpp"
+#include "xgrad/nn/attention.hpp"
 #include "xgrad/nn/containers.hpp"
 #include "xgrad/nn/conv.hpp"
 #include "xgrad/nn/dropout.hpp"
