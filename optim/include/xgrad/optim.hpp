@@ -7,6 +7,7 @@
 #include "xgrad/optim/adamax.hpp"
 #include "xgrad/optim/asgd.hpp"
 #include "xgrad/optim/clip_grad.hpp"
+#include "xgrad/optim/functional.hpp"
 #include "xgrad/optim/lbfgs.hpp"
 #include "xgrad/optim/lr_scheduler.hpp"
 #include "xgrad/optim/nadam.hpp"
