@@ -16,5 +16,6 @@
 #include "xgrad/nn/normalization.hpp"
 #include "xgrad/nn/perceptron.hpp"
 #include "xgrad/nn/pooling.hpp"
+#include "xgrad/nn/rnn.hpp"
 #include "xgrad/nn/rnn_utils.hpp"
 #include "xgrad/nn/upsampling.hpp"
