@@ -10,6 +10,7 @@
 #include "xgrad/optim/functional.hpp"
 #include "xgrad/optim/lbfgs.hpp"
 #include "xgrad/optim/lr_scheduler.hpp"
+#include "xgrad/optim/meta.hpp"
 #include "xgrad/optim/nadam.hpp"
 #include "xgrad/optim/optimizer.hpp"
 #include "xgrad/optim/radam.hpp"
