@@ -68,8 +68,8 @@ Problem check_args(const Tensor& q, const Tensor& k, const Tensor& v, const Tens
         fmt::format("{}: key and value must have the same sequence length (dim -2), got key of shape {} and "
                     "value of shape {}",
                     kOp, k.shape(), v.shape()));
-  if (dropout_p < 0.0 || dropout_p >= 1.0 || std::isnan(dropout_p))
-    throw Error(fmt::format("{}: dropout_p must lie in [0, 1), got {}", kOp, dropout_p));
+  if (dropout_p < 0.0 || dropout_p > 1.0 || std::isnan(dropout_p))
+    throw Error(fmt::format("{}: dropout_p must lie in [0, 1], got {}", kOp, dropout_p));
   if (is_causal && mask.defined())
     throw Error(fmt::format("{}: an explicit attn_mask (of shape {}) must not be given with is_causal=true", kOp,
                             mask.shape()));

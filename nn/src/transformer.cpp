@@ -64,6 +64,11 @@ std::shared_ptr<Layer> copy_layer(const Layer& prototype) {
   const Dtype dt = prototype.self_attn->out_proj->weight.dtype();
   if (layer->self_attn->out_proj->weight.dtype() != dt) layer->to(dt);
   layer->load_state_dict(prototype.state_dict());
+  // deepcopy keeps frozen parameters frozen.
+  const auto source = prototype.named_parameters();
+  auto target = layer->named_parameters();
+  for (std::size_t i = 0; i < source.size() && i < target.size(); ++i)
+    target[i].second.requires_grad_(source[i].second.requires_grad());
   layer->train(prototype.is_training());
   return layer;
 }

@@ -185,7 +185,7 @@ BOOST_AUTO_TEST_CASE(mask_semantics) {
   }
 }
 
-// A floating mask of another dtype is converted to query's (PyTorch accepts it too).
+// A floating mask of another dtype is converted to query's (PyTorch would reject a float64 mask with a float32 query; we convert).
 BOOST_AUTO_TEST_CASE(mask_of_other_floating_dtype) {
   const Tensor q = randn({3, 4}), k = randn({5, 4}), v = randn({5, 2});
   const Tensor m64 = randn({3, 5}, dtype(float64));
@@ -340,8 +340,10 @@ BOOST_AUTO_TEST_CASE(errors) {
   XGRAD_CHECK_THROW_MSG(F::scaled_dot_product_attention(q, k, v, gt(ones({1, 1, 3, 5}), 0.0)), "not broadcastable");
   XGRAD_CHECK_THROW_MSG(F::scaled_dot_product_attention(q, k, v, ones({3, 5}, dtype(int64))),
                         "attn_mask must be bool or floating, got int64 (attn_mask of shape [3, 5])");
-  XGRAD_CHECK_THROW_MSG(F::scaled_dot_product_attention(q, k, v, Tensor(), 1.0), "dropout_p must lie in [0, 1), got 1");
-  XGRAD_CHECK_THROW_MSG(F::scaled_dot_product_attention(q, k, v, Tensor(), -0.1), "dropout_p must lie in [0, 1)");
+  XGRAD_CHECK_THROW_MSG(F::scaled_dot_product_attention(q, k, v, Tensor(), 1.5), "dropout_p must lie in [0, 1], got 1.5");
+  XGRAD_CHECK_THROW_MSG(F::scaled_dot_product_attention(q, k, v, Tensor(), -0.1), "dropout_p must lie in [0, 1]");
+  // p = 1 drops every weight (PyTorch accepts it; a layer built with dropout 1 trains): output 0.
+  BOOST_TEST(F::scaled_dot_product_attention(q, k, v, Tensor(), 1.0).abs().sum().item<double>() == 0.0);
   XGRAD_CHECK_THROW_MSG(F::scaled_dot_product_attention(q.to(int64), k.to(int64), v.to(int64)),
                         "expected query, key and value of one floating dtype (float32 or float64), got query int64");
   XGRAD_CHECK_THROW_MSG(F::scaled_dot_product_attention(q, k.to(float64), v), "got query float32, key float64");

@@ -284,6 +284,13 @@ BOOST_AUTO_TEST_CASE(encoder_stack_copies_are_identical_and_independent) {
   // No layers, no norm: the identity.
   TransformerEncoder empty(proto, 0);
   check_close(empty.forward(x), x, 0.0);
+  // Frozen parameters of the prototype stay frozen in the copies (as deepcopy keeps them).
+  proto->linear1->weight.requires_grad_(false);
+  TransformerEncoder frozen(proto, 2);
+  for (std::int64_t i = 0; i < 2; ++i) {
+    BOOST_CHECK(!frozen.layer(i)->linear1->weight.requires_grad());
+    BOOST_CHECK(frozen.layer(i)->linear2->weight.requires_grad());
+  }
 }
 
 BOOST_AUTO_TEST_CASE(decoder_stack_and_transformer) {

@@ -68,7 +68,8 @@ namespace functional {
 /// is_causal: the mask tril(ones(L, S)) aligned top-left (query i sees keys j <= i); throws
 ///   together with a defined attn_mask (as PyTorch).
 /// dropout_p: the probability of zeroing a weight, survivors scaled by 1 / (1 - dropout_p);
-///   applied whenever dropout_p > 0 (PyTorch applies it regardless of training mode), using
+///   applied whenever dropout_p > 0 (PyTorch applies it regardless of training mode; 1 zeroes
+///   every weight, so the output is 0), using
 ///   xgrad's global generator.
 /// enable_gqa: grouped-query attention: query's dim -3 (heads Hq) may be a multiple of key's
 ///   and value's dim -3 (Hkv); each key/value head serves Hq / Hkv consecutive query heads
@@ -86,7 +87,7 @@ namespace functional {
 /// input, rank < 2, non-floating or differing dtypes of query/key/value, E of query != E of
 /// key, S of key != S of value, leading dims not broadcastable (or with enable_gqa: heads
 /// not a multiple), attn_mask not broadcastable to [..., L, S], attn_mask neither bool nor
-/// floating, dropout_p outside [0, 1), is_causal with a defined attn_mask, and
+/// floating, dropout_p outside [0, 1], is_causal with a defined attn_mask, and
 /// SDPBackend::efficient for a call the efficient path does not support (dropout_p > 0, an
 /// attn_mask that requires grad).
 Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, const Tensor& value,

@@ -138,10 +138,10 @@ std::tuple<Tensor, Tensor> multi_head_attention_forward(const Tensor& query, con
 ///   or floating: added to the scores.
 /// * Masks are merged as PyTorch does: each is turned into an additive mask of query's dtype
 ///   (bool true -> -inf, false -> 0; floating masks converted to query's dtype) and the two
-///   are added. A row whose keys are all masked gives NaN weights and output (softmax of
-///   all -inf), as PyTorch does; with need_weights = false and the memory-efficient path of
-///   scaled_dot_product_attention (long sequences) such a row gives 0 instead (see
-///   attention.hpp).
+///   are added. A row whose keys are all masked gives NaN weights and output with
+///   need_weights = true (softmax of all -inf, as PyTorch's explicit path), and an output of
+///   0 with need_weights = false (scaled_dot_product_attention, both of its paths, as PyTorch
+///   >= 2.5; see attention.hpp).
 /// * is_causal: a hint that attn_mask is the causal mask (PyTorch's semantics): attn_mask
 ///   is still required (throws without it; make one with
 ///   Transformer::generate_square_subsequent_mask). When no key_padding_mask is given and
