@@ -3,5 +3,6 @@
 
 #include "xgrad/autograd.hpp"
 #include "xgrad/data.hpp"
+#include "xgrad/explain.hpp"
 #include "xgrad/nn.hpp"
 #include "xgrad/optim.hpp"

@@ -8,6 +8,7 @@
 #include "xgrad/autograd/factories.hpp"
 #include "xgrad/autograd/function.hpp"
 #include "xgrad/autograd/gradcheck.hpp"
+#include "xgrad/autograd/graphviz.hpp"
 #include "xgrad/autograd/indexing.hpp"
 #include "xgrad/autograd/linalg.hpp"
 #include "xgrad/autograd/linalg_functions.hpp"
