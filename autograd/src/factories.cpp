@@ -8,6 +8,7 @@
 #include <random>
 
 #include "kernel.hpp"
+#include "xgrad/autograd/random_state.hpp"
 
 namespace xgrad {
 
@@ -50,6 +51,14 @@ double uniform_from(std::uint64_t r, bool single) {
 void manual_seed(std::uint64_t seed) {
   std::lock_guard<std::mutex> lock(g_rng_mutex);
   g_rng.seed(seed);
+}
+std::mt19937_64 get_rng_state() {
+  std::lock_guard<std::mutex> lock(g_rng_mutex);
+  return g_rng;
+}
+void set_rng_state(const std::mt19937_64& state) {
+  std::lock_guard<std::mutex> lock(g_rng_mutex);
+  g_rng = state;
 }
 std::uint64_t random_u64() {
   std::lock_guard<std::mutex> lock(g_rng_mutex);

@@ -2,11 +2,13 @@
 #pragma once
 
 #include "xgrad/autograd/autograd.hpp"
+#include "xgrad/autograd/checkpoint.hpp"
 #include "xgrad/autograd/dtype.hpp"
 #include "xgrad/autograd/einsum.hpp"
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/factories.hpp"
 #include "xgrad/autograd/function.hpp"
+#include "xgrad/autograd/functional.hpp"
 #include "xgrad/autograd/gradcheck.hpp"
 #include "xgrad/autograd/graphviz.hpp"
 #include "xgrad/autograd/indexing.hpp"
@@ -16,6 +18,7 @@
 #include "xgrad/autograd/math.hpp"
 #include "xgrad/autograd/memory.hpp"
 #include "xgrad/autograd/node.hpp"
+#include "xgrad/autograd/random_state.hpp"
 #include "xgrad/autograd/reduction.hpp"
 #include "xgrad/autograd/scatter.hpp"
 #include "xgrad/autograd/shape.hpp"
