@@ -23,10 +23,6 @@ namespace {
 
 using I64s = std::vector<std::int64_t>;
 
-// x W^T + b as one op (the transposed weight is a view, read through BLAS flags).
-Tensor project(const Tensor& x, const Tensor& w, const Tensor& b) {
-  return b.defined() ? addmm(b, x, w.t()) : mm(x, w, false, true);
-}
 
 const char* py_bool(bool b) { return b ? "True" : "False"; }
 
@@ -107,7 +103,7 @@ DirectionResult run_direction(bool lstm, bool gru, bool relu, const Tensor& x, c
   const auto T = static_cast<std::int64_t>(bs.size());
   const std::int64_t B = h0.size(0);
   // The input projections of all steps: one product; each step reads its rows as a view.
-  const Tensor gi_all = project(x, p.w_ih, p.b_ih);
+  const Tensor gi_all = functional::linear(x, p.w_ih, p.b_ih);
   const std::vector<Tensor> gi = T == 1 ? std::vector<Tensor>{gi_all} : split(gi_all, bs, 0);
   std::vector<Tensor> outs(static_cast<std::size_t>(T));
   std::vector<Tensor> done_h, done_c;  // forward: states of rows that finished early
@@ -130,7 +126,7 @@ DirectionResult run_direction(bool lstm, bool gru, bool relu, const Tensor& x, c
       if (lstm) c = cat({c, c0.narrow(0, cur, b - cur)}, 0);
       cur = b;
     }
-    const Tensor gh = project(h, p.w_hh, p.b_hh);
+    const Tensor gh = functional::linear(h, p.w_hh, p.b_hh);
     const Tensor& g = gi[static_cast<std::size_t>(t)];
     if (lstm) {
       auto [hy, cy] = functional::fused_lstm_cell(g, gh, c);

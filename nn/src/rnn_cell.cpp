@@ -14,6 +14,7 @@
 #include "xgrad/autograd/node.hpp"
 #include "xgrad/autograd/shape.hpp"
 #include "xgrad/nn/init.hpp"
+#include "xgrad/nn/linear.hpp"
 #include "xgrad/nn/rnn.hpp"
 
 namespace xgrad::nn {
@@ -388,10 +389,6 @@ Tensor fused_gru_cell(const Tensor& input_gates, const Tensor& hidden_gates, con
 
 namespace {
 
-// x W^T + b as one op (addmm with the transposed weight: a view, read through BLAS flags).
-Tensor project(const Tensor& x, const Tensor& w, const Tensor& b) {
-  return b.defined() ? addmm(b, x, w.t()) : mm(x, w, false, true);
-}
 
 // Checks a functional cell's arguments (ATen's check_rnn_cell_forward_* wording); returns H.
 std::int64_t check_cell(std::string_view op, std::int64_t G, const Tensor& input, const Tensor& hx, const Tensor& cx,
@@ -441,7 +438,7 @@ std::int64_t check_cell(std::string_view op, std::int64_t G, const Tensor& input
 Tensor rnn_cell_impl(std::string_view op, bool relu, const Tensor& input, const Tensor& hx, const Tensor& w_ih,
                      const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh) {
   check_cell(op, 1, input, hx, Tensor(), w_ih, w_hh, b_ih, b_hh);
-  return functional::fused_rnn_cell(project(input, w_ih, b_ih), project(hx, w_hh, b_hh), relu ? "relu" : "tanh");
+  return functional::fused_rnn_cell(functional::linear(input, w_ih, b_ih), functional::linear(hx, w_hh, b_hh), relu ? "relu" : "tanh");
 }
 
 std::tuple<Tensor, Tensor> lstm_cell_impl(std::string_view op, const Tensor& input, const Tensor& hx, const Tensor& cx,
@@ -449,13 +446,13 @@ std::tuple<Tensor, Tensor> lstm_cell_impl(std::string_view op, const Tensor& inp
                                           const Tensor& b_hh) {
   xgrad::detail::check_defined(cx, op);
   check_cell(op, 4, input, hx, cx, w_ih, w_hh, b_ih, b_hh);
-  return functional::fused_lstm_cell(project(input, w_ih, b_ih), project(hx, w_hh, b_hh), cx);
+  return functional::fused_lstm_cell(functional::linear(input, w_ih, b_ih), functional::linear(hx, w_hh, b_hh), cx);
 }
 
 Tensor gru_cell_impl(std::string_view op, const Tensor& input, const Tensor& hx, const Tensor& w_ih, const Tensor& w_hh,
                      const Tensor& b_ih, const Tensor& b_hh) {
   check_cell(op, 3, input, hx, Tensor(), w_ih, w_hh, b_ih, b_hh);
-  return functional::fused_gru_cell(project(input, w_ih, b_ih), project(hx, w_hh, b_hh), hx);
+  return functional::fused_gru_cell(functional::linear(input, w_ih, b_ih), functional::linear(hx, w_hh, b_hh), hx);
 }
 
 }  // namespace

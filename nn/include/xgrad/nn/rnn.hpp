@@ -19,7 +19,8 @@
 //   every module's parameters; .to(float64) converts them. The input must have the
 //   parameters' dtype (PyTorch: "input must have the type ..."), else xgrad::Error.
 // * Fast path (the layers and the cells): per layer and direction ONE matrix product for the
-//   input projections of all time steps ([T B, I] x W_ih^T + b_ih, one addmm), ONE product
+//   input projections of all time steps ([T B, I] x W_ih^T + b_ih, functional::linear: W^T
+//   read through BLAS's transpose flag, so dW arrives in W's own layout), ONE product
 //   per step for the recurrence (h W_hh^T + b_hh), and the gate non-linearities plus the cell
 //   update fused in ONE kernel per step (functional::fused_*_cell below), forward and
 //   backward. Each step reads its rows of the projection as a view (one split op, no copy);
@@ -75,7 +76,8 @@ Tensor fused_gru_cell(const Tensor& input_gates, const Tensor& hidden_gates, con
 
 // ---- cells (torch.rnn_tanh_cell, torch.lstm_cell, ...: ATen's functional cells) -------------
 // input [B, I], hx [B, H_out] (both 2-d and required), w_ih [G H, I], w_hh [G H, H_out],
-// b_ih, b_hh [G H] or undefined (no bias). One addmm for each product, then the fused kernel.
+// b_ih, b_hh [G H] or undefined (no bias). One functional::linear for each product, then the
+// fused kernel.
 // Throw xgrad::Error naming the op for shapes that do not fit these (PyTorch's wording:
 // "input has inconsistent input_size: got 5, expected 3", "Input batch size 2 doesn't match
 // hidden0 batch size 3", "hidden0 has inconsistent hidden_size: got 5, expected 4"), and for
