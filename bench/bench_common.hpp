@@ -8,7 +8,8 @@
 // iterations, then S samples of I iterations each, and prints one line per sample,
 // `sample <seconds per iteration>`, flushed as it goes. Optional extra lines: `ref <seconds>`
 // (matmul_1024, cnn_step, conv_3x3_256: a raw single-thread cblas_sgemm of the 1024^3 product), `rss_kib <step> <KiB>`
-// and `hwm_kib <KiB>` (the mlp_step_rss loop), `batches <n>` (fashion_mlp_epoch,
+// and `hwm_kib <KiB>` (the mlp_step_rss loop; sdpa_long: `rss_base_kib <KiB>` before its first
+// iteration and `hwm_kib <KiB>` after the last), `batches <n>` (fashion_mlp_epoch,
 // fashion_cnn_epoch: batches in a timed epoch), `note <text>`. A worker that fails prints `error <message>` and exits with
 // status 1.
 #pragma once
@@ -56,6 +57,13 @@ inline constexpr WorkloadSpec kWorkloads[] = {
     {"cnn_step", Unit::ms, 15, 1, 3},
     {"conv_3x3_256", Unit::ms, 10, 1, 2},
     {"fashion_cnn_epoch", Unit::ms, 1, 1, 0},  // warm-up: the worker's first few batches
+    {"lstm_step", Unit::ms, 15, 1, 3},
+    {"transformer_step", Unit::ms, 10, 1, 2},
+    {"sdpa_long", Unit::ms, 5, 1, 1},
+    // xgrad only (no libtorch twin: libtorch has no functional optimizers): the InnerLoop
+    // against the same computation written by hand with autograd::grad.
+    {"maml_outer_step", Unit::ms, 15, 1, 3},
+    {"maml_outer_step_manual", Unit::ms, 15, 1, 3},
 };
 
 /// The peak-memory loop: mlp_step repeated --steps times (not a timed workload).
@@ -93,6 +101,23 @@ inline constexpr double kCnnDropout = 0.1;
 // conv_3x3_256: conv2d [16, 256, 14, 14] -> 256 channels, 3x3, pad 1 (a ResNet stage-3
 // block), input and weight requiring grad; forward + backward of sum().
 inline constexpr std::int64_t kConvBatch = 16, kConvChannels = 256, kConvSide = 14;
+// Sequence models (issue 15). Both models are sequence-first ([T, B, ...]: libtorch 1.13's
+// TransformerEncoderLayer has no batch_first) and trained on next-token targets over a
+// vocabulary of kSeqVocab with cross-entropy over all T x B positions.
+// lstm_step: Embedding(96, 128) -> 2-layer LSTM(128 -> 256) -> Linear(256, 96), tokens
+// [35, 32], Adam lr 1e-3.
+inline constexpr std::int64_t kSeqVocab = 96, kLstmEmbed = 128, kLstmHidden = 256, kLstmLayers = 2;
+inline constexpr std::int64_t kLstmSeq = 35, kLstmBatch = 32;
+// transformer_step: Embedding(96, 128) -> 2 TransformerEncoderLayer(d_model 128, 4 heads, ff
+// 512, ReLU, post-norm, dropout kTransformerDropout) with the float causal mask of
+// generate_square_subsequent_mask(128) -> Linear(128, 96), tokens [128, 32], AdamW lr 1e-3
+// (weight decay 0.01, both frameworks' default).
+inline constexpr std::int64_t kTfModel = 128, kTfHeads = 4, kTfFeedforward = 512, kTfLayers = 2;
+inline constexpr std::int64_t kTfSeq = 128, kTfBatch = 32;
+inline constexpr double kTransformerDropout = 0.0;  // deterministic: both sides compute the same loss
+// sdpa_long: scaled_dot_product_attention(q, k, v, is_causal) forward + backward of out.sum(),
+// q, k, v [1, 4, 4096, 64] float32 requiring grad (scale 1/sqrt(64) = 1/8).
+inline constexpr std::int64_t kSdpaBatch = 1, kSdpaHeads = 4, kSdpaSeq = 4096, kSdpaHeadDim = 64;
 inline constexpr double kLr = 1e-3;  // Adam, default betas (0.9, 0.999) and eps 1e-8, both sides
 inline constexpr double kFashionMean = 0.2860, kFashionStd = 0.3530;  // x = (pixel / 255 - mean) / std
 inline constexpr int kFashionWarmupBatches = 5;
@@ -250,6 +275,44 @@ inline LinearInit linear_init(std::int64_t in, std::int64_t out, std::uint64_t s
   const double bound = 1.0 / std::sqrt(static_cast<double>(in));
   return {uniform_floats(static_cast<std::size_t>(in * out), seed, -bound, bound),
           uniform_floats(static_cast<std::size_t>(out), seed + 1, -bound, bound)};
+}
+
+/// FNV-1a of a string: the seed of a parameter's initial values, from its name.
+inline std::uint64_t name_seed(const std::string& name) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const unsigned char c : name) h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+
+/// Initial values of a parameter of the sequence workloads, from its (prefixed) name and
+/// shape, identical on both sides whenever the two frameworks name the parameter alike
+/// (PyTorch's names: weight_ih_l0, layers.0.self_attn.in_proj_weight, ...). Normalisation
+/// weights ("norm" in the name, 1-d) are 1 and their biases 0; other 1-d parameters (biases)
+/// U(-1/16, 1/16); a matrix [.., n] U(-b, b) with b = `bound` if positive, else 1/sqrt(n)
+/// (PyTorch's fan_in bound of a Linear weight [out, in]).
+inline std::vector<float> named_init(const std::string& name, const std::vector<std::int64_t>& shape,
+                                     double bound = 0) {
+  std::size_t n = 1;
+  for (const auto s : shape) n *= static_cast<std::size_t>(s);
+  const bool norm = name.find("norm") != std::string::npos;
+  if (shape.size() == 1 && norm)
+    return std::vector<float>(n, name.size() >= 6 && name.compare(name.size() - 6, 6, "weight") == 0 ? 1.0f : 0.0f);
+  double b = 1.0 / 16;
+  if (shape.size() >= 2) b = bound > 0 ? bound : 1.0 / std::sqrt(static_cast<double>(shape.back()));
+  return uniform_floats(n, name_seed(name), -b, b);
+}
+
+/// The peak-memory reading of a timed workload (sdpa_long): RSS just before the first
+/// (warm-up) iteration; the worker prints `rss_base_kib <KiB>` and, after its timed loop,
+/// `hwm_kib <peak KiB>`. Their difference is the workload's peak RSS growth, including
+/// whatever the framework's allocator keeps cached between iterations.
+inline void report_rss_base() {
+  std::printf("rss_base_kib %ld\n", current_rss_kib());
+  std::fflush(stdout);
+}
+inline void report_rss_peak() {
+  std::printf("hwm_kib %ld\n", peak_rss_kib());
+  std::fflush(stdout);
 }
 
 }  // namespace bench

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -319,6 +320,110 @@ void fashion_cnn_epoch(const bench::WorkerArgs& a) {
   if (!std::isfinite(loss_sum)) throw std::runtime_error("fashion_cnn_epoch: the loss diverged");
 }
 
+// ---- sequence models (issue 15) ---------------------------------------------------------------
+
+/// Fills every parameter of `m` with bench::named_init(prefix + name): the same values as the
+/// xgrad side wherever the two frameworks name a parameter alike. `bound`: see named_init.
+void init_named(torch::nn::Module& m, const std::string& prefix, double bound = 0) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : m.named_parameters()) {
+    auto v = bench::named_init(prefix + p.key(), p.value().sizes().vec(), bound);
+    p.value().copy_(torch::from_blob(v.data(), p.value().sizes(), torch::kFloat32));
+  }
+}
+
+/// Next-token data, time-major: inputs [T, B] and targets [T * B] (the inputs shifted by one
+/// step), from one stream of (T + 1) x B tokens.
+std::pair<torch::Tensor, torch::Tensor> next_token_batch(std::int64_t T, std::int64_t B, std::uint64_t seed) {
+  auto v = bench::labels(static_cast<std::size_t>((T + 1) * B), bench::kSeqVocab, seed);
+  const torch::Tensor tokens = torch::from_blob(v.data(), {T + 1, B}, torch::kInt64).clone();
+  return {tokens.slice(0, 0, T).contiguous(), tokens.slice(0, 1, T + 1).reshape({-1}).contiguous()};
+}
+
+std::vector<torch::Tensor> concat_parameters(std::initializer_list<const torch::nn::Module*> modules) {
+  std::vector<torch::Tensor> all;
+  for (const auto* m : modules) {
+    auto p = m->parameters();
+    all.insert(all.end(), p.begin(), p.end());
+  }
+  return all;
+}
+
+/// Runs one training step per call; prints the first step's loss as a note (the two sides
+/// start from the same weights and data, so their first losses should agree to ~1e-5).
+template <class Forward, class Optimizer>
+void train_loop(const bench::WorkerArgs& a, Optimizer& opt, Forward&& forward) {
+  bool first = true;
+  bench::time_loop(a, [&] {
+    opt.zero_grad();
+    torch::Tensor loss = forward();
+    loss.backward();
+    opt.step();
+    if (first) {
+      std::printf("note first_loss %.6f\n", loss.item<float>());
+      first = false;
+    }
+  });
+}
+
+void lstm_step(const bench::WorkerArgs& a) {
+  namespace tnn = torch::nn;
+  tnn::Embedding embed(bench::kSeqVocab, bench::kLstmEmbed);
+  tnn::LSTM lstm(tnn::LSTMOptions(bench::kLstmEmbed, bench::kLstmHidden).num_layers(bench::kLstmLayers));
+  tnn::Linear head(bench::kLstmHidden, bench::kSeqVocab);
+  init_named(*embed, "embed.", 1.0);
+  init_named(*lstm, "lstm.");
+  init_named(*head, "head.");
+  torch::optim::Adam opt(concat_parameters({embed.get(), lstm.get(), head.get()}), torch::optim::AdamOptions(bench::kLr));
+  const auto [x, y] = next_token_batch(bench::kLstmSeq, bench::kLstmBatch, 21);
+  train_loop(a, opt, [&, &x = x, &y = y] {
+    const torch::Tensor out = std::get<0>(lstm->forward(embed->forward(x)));
+    return torch::nn::functional::cross_entropy(head->forward(out).reshape({-1, bench::kSeqVocab}), y);
+  });
+}
+
+void transformer_step(const bench::WorkerArgs& a) {
+  namespace tnn = torch::nn;
+  tnn::Embedding embed(bench::kSeqVocab, bench::kTfModel);
+  tnn::TransformerEncoderLayer layer(tnn::TransformerEncoderLayerOptions(bench::kTfModel, bench::kTfHeads)
+                                         .dim_feedforward(bench::kTfFeedforward)
+                                         .dropout(bench::kTransformerDropout));
+  tnn::TransformerEncoder encoder(tnn::TransformerEncoderOptions(layer, bench::kTfLayers));
+  tnn::Linear head(bench::kTfModel, bench::kSeqVocab);
+  init_named(*embed, "embed.", 1.0);
+  init_named(*encoder, "encoder.");
+  init_named(*head, "head.");
+  torch::optim::AdamW opt(concat_parameters({embed.get(), encoder.get(), head.get()}),
+                          torch::optim::AdamWOptions(bench::kLr));
+  const torch::Tensor mask = tnn::TransformerImpl::generate_square_subsequent_mask(bench::kTfSeq);
+  const auto [x, y] = next_token_batch(bench::kTfSeq, bench::kTfBatch, 22);
+  train_loop(a, opt, [&, &x = x, &y = y] {
+    const torch::Tensor h = encoder->forward(embed->forward(x), mask);
+    return torch::nn::functional::cross_entropy(head->forward(h).reshape({-1, bench::kSeqVocab}), y);
+  });
+}
+
+/// libtorch 1.13 has no scaled_dot_product_attention: the plain formula with autograd,
+/// softmax(q k^T / 8 + M) v, M the causal mask (-inf above the diagonal, made once before the
+/// base RSS reading, so it counts in neither the time nor the RSS growth).
+void sdpa_long(const bench::WorkerArgs& a) {
+  const std::int64_t L = bench::kSdpaSeq, d = bench::kSdpaHeadDim;
+  const std::vector<std::int64_t> shape{bench::kSdpaBatch, bench::kSdpaHeads, L, d};
+  const auto n = static_cast<std::size_t>(bench::kSdpaBatch * bench::kSdpaHeads * L * d);
+  torch::Tensor q = leaf(n, 31, -1, 1, shape, true);
+  torch::Tensor k = leaf(n, 32, -1, 1, shape, true);
+  torch::Tensor v = leaf(n, 33, -1, 1, shape, true);
+  const torch::Tensor mask = torch::full({L, L}, -std::numeric_limits<float>::infinity()).triu(1);
+  const double scale = std::sqrt(static_cast<double>(d));
+  bench::report_rss_base();
+  bench::time_loop(a, [&] {
+    for (torch::Tensor* t : {&q, &k, &v}) t->mutable_grad().reset();
+    const torch::Tensor p = torch::softmax(q.matmul(k.transpose(-2, -1)) / scale + mask, -1);
+    p.matmul(v).sum().backward();
+  });
+  bench::report_rss_peak();
+}
+
 int run(const bench::WorkerArgs& a) {
   torch::set_num_threads(a.threads);
   torch::manual_seed(0);
@@ -340,6 +445,9 @@ int run(const bench::WorkerArgs& a) {
   else if (w == "cnn_step") cnn_step(a);
   else if (w == "conv_3x3_256") conv_3x3_256(a);
   else if (w == "fashion_cnn_epoch") fashion_cnn_epoch(a);
+  else if (w == "lstm_step") lstm_step(a);
+  else if (w == "transformer_step") transformer_step(a);
+  else if (w == "sdpa_long") sdpa_long(a);
   else throw std::runtime_error("unknown workload " + w);
   std::fflush(stdout);
   return 0;

@@ -319,6 +319,13 @@ void fashion_cnn_epoch(const bench::WorkerArgs& a) {
 
 }  // namespace
 
+/// The sequence-model workloads of issue 15 (xgrad_workloads_seq.cpp): runs `a.workload` if it
+/// is one of them, else returns false.
+bool run_xgrad_seq_workload(const bench::WorkerArgs& a);
+/// The meta-learning workloads of issue 17 (xgrad_workloads_meta.cpp): runs `a.workload` if it
+/// is one of them, else returns false.
+bool run_xgrad_meta_workload(const bench::WorkerArgs& a);
+
 int run_xgrad_worker(const bench::WorkerArgs& a) {
   try {
     xgrad::set_num_threads(a.threads);
@@ -341,7 +348,7 @@ int run_xgrad_worker(const bench::WorkerArgs& a) {
     else if (w == "cnn_step") cnn_step(a);
     else if (w == "conv_3x3_256") conv_3x3_256(a);
     else if (w == "fashion_cnn_epoch") fashion_cnn_epoch(a);
-    else throw std::runtime_error("unknown workload " + w);
+    else if (!run_xgrad_seq_workload(a) && !run_xgrad_meta_workload(a)) throw std::runtime_error("unknown workload " + w);
   } catch (const std::exception& e) {
     std::printf("error %s\n", e.what());
     std::fflush(stdout);
