@@ -1,6 +1,7 @@
 #include "xgrad/nn/transformer.hpp"
 
 #include <limits>
+#include <string_view>
 #include <tuple>
 
 #include "xgrad/autograd/elementwise.hpp"
@@ -182,13 +183,25 @@ Tensor TransformerDecoderLayer::forward(const Tensor& tgt, const Tensor& memory,
 
 // ---- stacks ------------------------------------------------------------------------------------
 
+namespace {
+
+// The layers of a stack: num_layers deep copies of `prototype` in a ModuleList named "layers".
+template <class Layer>
+std::shared_ptr<ModuleList> stack_layers(std::string_view stack, const std::shared_ptr<Layer>& prototype,
+                                         std::int64_t num_layers, const char* what) {
+  if (!prototype) throw Error(fmt::format("{}: {} must not be null", stack, what));
+  if (num_layers < 0) throw Error(fmt::format("{}: num_layers must be >= 0, got {}", stack, num_layers));
+  auto list = std::make_shared<ModuleList>();
+  for (std::int64_t i = 0; i < num_layers; ++i) list->push_back(copy_layer(*prototype));
+  return list;
+}
+
+}  // namespace
+
 TransformerEncoder::TransformerEncoder(const std::shared_ptr<TransformerEncoderLayer>& encoder_layer,
                                        std::int64_t num_layers, std::shared_ptr<Module> norm_module)
     : Module("TransformerEncoder") {
-  if (!encoder_layer) throw Error("TransformerEncoder: encoder_layer must not be null");
-  if (num_layers < 0) throw Error(fmt::format("TransformerEncoder: num_layers must be >= 0, got {}", num_layers));
-  layers = register_module("layers", std::make_shared<ModuleList>());
-  for (std::int64_t i = 0; i < num_layers; ++i) layers->push_back(copy_layer(*encoder_layer));
+  layers = register_module("layers", stack_layers("TransformerEncoder", encoder_layer, num_layers, "encoder_layer"));
   if (norm_module) norm = register_module("norm", std::move(norm_module));
 }
 
@@ -206,10 +219,7 @@ Tensor TransformerEncoder::forward(const Tensor& src, const Tensor& mask, const 
 TransformerDecoder::TransformerDecoder(const std::shared_ptr<TransformerDecoderLayer>& decoder_layer,
                                        std::int64_t num_layers, std::shared_ptr<Module> norm_module)
     : Module("TransformerDecoder") {
-  if (!decoder_layer) throw Error("TransformerDecoder: decoder_layer must not be null");
-  if (num_layers < 0) throw Error(fmt::format("TransformerDecoder: num_layers must be >= 0, got {}", num_layers));
-  layers = register_module("layers", std::make_shared<ModuleList>());
-  for (std::int64_t i = 0; i < num_layers; ++i) layers->push_back(copy_layer(*decoder_layer));
+  layers = register_module("layers", stack_layers("TransformerDecoder", decoder_layer, num_layers, "decoder_layer"));
   if (norm_module) norm = register_module("norm", std::move(norm_module));
 }
 
