@@ -1,4 +1,5 @@
 #include "xgrad/autograd/function.hpp"
+#include "xgrad/autograd/forward_ad.hpp"
 
 #include "kernel.hpp"
 #include "view.hpp"
@@ -59,6 +60,10 @@ std::vector<Tensor> apply_custom(
     if (contains(inputs, o) || o.requires_grad()) o = o.detach();
   }
   if (!any_requires_grad(inputs)) return outs;
+  if (!dirty.empty() && any_has_tangent(inputs))
+    throw Error(fmt::format("{}: forward-mode AD through a custom Function that modifies its inputs in place "
+                            "(mark_dirty) is not supported; return a new tensor instead",
+                            name));
 
   // record() sees, for a dirty view, a fresh alias carrying the node's output; the view's
   // base then gets a CopySlices node (as for built-in in-place ops through views).

@@ -2,8 +2,10 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 
 #include "kernel.hpp"
+#include "xgrad/autograd/forward_ad.hpp"
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/factories.hpp"
 #include "xgrad/autograd/reduction.hpp"
@@ -180,6 +182,9 @@ Edge gradient_edge(const Tensor& t) {
 std::shared_ptr<FunctionNode> record(std::string name, const std::vector<Tensor>& inputs,
                                      const std::vector<Tensor>& outputs, const std::vector<Tensor>& to_save,
                                      BackwardFn backward) {
+  // Forward-mode AD derives output tangents from this backward formula (forward_ad.cpp).
+  std::optional<BackwardFn> forward_rule;
+  if (detail::forward_ad_enabled() && detail::any_has_tangent(inputs)) forward_rule = backward;
   auto node = std::make_shared<FunctionNode>(std::move(name), std::move(backward));
   node->next_edges.reserve(inputs.size());
   for (const Tensor& in : inputs) node->next_edges.push_back(gradient_edge(in));
@@ -198,6 +203,7 @@ std::shared_ptr<FunctionNode> record(std::string name, const std::vector<Tensor>
     for (const Tensor& o : outputs) is_output = is_output || (s.defined() && s.is_same(o));
     node->saved.emplace_back(s, is_output);
   }
+  if (forward_rule) detail::forward_ad_propagate(node->name(), inputs, outputs, to_save, *forward_rule);
   return node;
 }
 

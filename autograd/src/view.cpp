@@ -11,6 +11,7 @@
 
 #include "copy_box.hpp"
 #include "kernel.hpp"
+#include "xgrad/autograd/forward_ad.hpp"
 #include "xgrad/autograd/factories.hpp"
 #include "xgrad/autograd/shape.hpp"
 
@@ -253,6 +254,7 @@ void rebase_inplace(Tensor& self, const Tensor& r, std::string_view op) {
                             op, self.describe()));
   copy_into(self, r);
   ++impl.storage->version;
+  forward_ad_inplace(self, r);
   if (view) {
     rebase_view_history(self, r);
     return;

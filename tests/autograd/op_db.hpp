@@ -13,11 +13,16 @@
 // (method, operator, module) equals the function form exactly, (4) float64 gradcheck and
 // gradgradcheck through the view (gradients are taken with respect to the underlying leaf),
 // (5) int64: the result is int64 and equals the float64 result truncated toward zero, or the
-// dtype error names float32/float64. A failure names the op, the sample and the variant.
+// dtype error names float32/float64, (6) forward mode: the tangent of the result for random
+// input tangents (through the views) equals central differences of the op along them, and
+// <J t, v> equals <t, J^T v> computed by reverse mode. A failure names the op, the sample and
+// the variant.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <limits>
 #include <numbers>
@@ -26,6 +31,8 @@
 #include <vector>
 
 #include "test_util.hpp"
+#include "xgrad/autograd/autograd.hpp"
+#include "xgrad/autograd/forward_ad.hpp"
 #include "xgrad/autograd/indexing.hpp"
 #include "xgrad/nn/activation.hpp"
 #include "xgrad/nn/linear.hpp"
@@ -181,6 +188,55 @@ inline void check_reference(const OpInfo& op, const Ts& inputs, const Tensor& ou
   }
 }
 
+/// (6): forward-mode tangent of g at `leaves` along random tangents vs central differences
+/// and vs reverse mode.
+inline void check_forward_mode(const Fn& g, const Ts& leaves) {
+  namespace fwad = xgrad::autograd::forward_ad;
+  Ts tangents;
+  for (const auto& l : leaves) tangents.push_back(randn(l.shape(), dtype(float64)));
+  Tensor jt, y;
+  {
+    fwad::DualLevel level;
+    Ts duals;
+    for (std::size_t i = 0; i < leaves.size(); ++i) duals.push_back(fwad::make_dual(leaves[i].detach(), tangents[i]));
+    y = g(duals);
+    jt = fwad::unpack_dual(y).tangent;
+  }
+  BOOST_REQUIRE_MESSAGE(jt.defined(), "forward mode: the result has no tangent");
+  BOOST_CHECK_MESSAGE(jt.shape() == y.shape(), "forward mode: tangent shape " << fmt::format("{}", jt.shape()));
+  Tensor fd;
+  {
+    NoGradGuard ng;
+    const double eps = 1e-6;
+    Ts plus, minus;
+    for (std::size_t i = 0; i < leaves.size(); ++i) {
+      plus.push_back(leaves[i].detach() + tangents[i] * eps);
+      minus.push_back(leaves[i].detach() - tangents[i] * eps);
+    }
+    fd = (g(plus) - g(minus)) / (2 * eps);
+  }
+  Ts req;
+  for (const auto& l : leaves) req.push_back(l.detach().requires_grad_(true));
+  const Tensor out = g(req);
+  const Tensor v = randn(out.shape(), dtype(out.dtype()));
+  autograd::GradOptions o;
+  o.allow_unused = true;
+  const Ts vjps = autograd::grad({out}, req, {v}, o);
+  NoGradGuard ng;
+  const double lhs = (jt * v).sum().item<double>();
+  double rhs = 0;
+  for (std::size_t i = 0; i < req.size(); ++i)
+    if (vjps[i].defined()) rhs += (tangents[i] * vjps[i]).sum().item<double>();
+  if (std::isnan(rhs)) {
+    // A derivative that is NaN in reverse mode (std at zero spread) must be NaN forward too.
+    BOOST_CHECK_MESSAGE(std::isnan(lhs), "forward vs reverse: <J t, v> = " << lhs << ", <t, J^T v> = NaN");
+    return;
+  }
+  check_same(jt, fd, 1e-5, "forward-mode tangent vs central differences");
+  BOOST_CHECK_MESSAGE(std::fabs(lhs - rhs) <= 1e-10 * std::max(1.0, std::fabs(rhs)),
+                      "forward vs reverse: <J t, v> = " << lhs << ", <t, J^T v> = " << rhs);
+}
+
 inline void run_variant(const OpInfo& op, const std::vector<Shape>& shapes, Variant v) {
   BOOST_REQUIRE_EQUAL(shapes.size(), op.arity);
   std::vector<Prepared> prep;
@@ -232,6 +288,7 @@ inline void run_variant(const OpInfo& op, const std::vector<Shape>& shapes, Vari
   if (op.differentiable) {
     check_gradcheck(g, leaves);
     if (op.gradgrad) check_gradgradcheck(g, leaves);
+    check_forward_mode(g, leaves);
   }
   // (5) int64 (contiguous and strided layouts)
   if (op.int64 != Int64::Skip && (v == kContiguous || v == kStrided)) {
@@ -270,6 +327,10 @@ inline void run_variant(const OpInfo& op, const std::vector<Shape>& shapes, Vari
 
 inline void run_op(const OpInfo& op) {
   BOOST_REQUIRE_MESSAGE(!op.samples.empty(), op.name << " has no samples");
+  // XGRAD_OPDB_LOG=1 lists the entries and whether check (6), forward mode, ran on them.
+  if (std::getenv("XGRAD_OPDB_LOG"))
+    std::fprintf(stderr, "op-table entry %s: forward mode %s\n", op.name.c_str(),
+                 op.differentiable ? "checked" : "n/a (not differentiable)");
   std::size_t k = 0;
   for (const auto& shapes : op.samples) {
     for (Variant v : {kContiguous, kTransposed, kStrided, kExpanded}) {

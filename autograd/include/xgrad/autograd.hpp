@@ -8,6 +8,7 @@
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/factories.hpp"
 #include "xgrad/autograd/function.hpp"
+#include "xgrad/autograd/forward_ad.hpp"
 #include "xgrad/autograd/functional.hpp"
 #include "xgrad/autograd/gradcheck.hpp"
 #include "xgrad/autograd/graphviz.hpp"
