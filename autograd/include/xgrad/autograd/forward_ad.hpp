@@ -23,19 +23,30 @@
 // kernels) has no forward rule: it throws xgrad::Error "forward-mode AD: <op> has no forward
 // rule ...", never a silent zero.
 //
+// Tangents belong to storages: a storage that carries one has a flat tangent with an element
+// per storage element, and every tensor over it reads its tangent as the same strided window
+// (shape, strides, offset). So views share their base's tangent, and an in-place op (also
+// through a view) writes the new tangent into the window it wrote (zeros when the written
+// value has no tangent, e.g. fill_).
+//
 // Differences from PyTorch (documented choices):
 // - Forward rules are derived from the recorded backward, so a dual tensor is recorded like
 //   a tensor that requires grad: make_dual returns a tensor with requires_grad() == true
 //   (PyTorch's dual tensors do not require grad), and results keep a backward graph.
+// - make_dual returns a copy of the primal (PyTorch: a view), so that the primal's storage
+//   stays without a tangent; it is differentiable, so reverse gradients still reach primal.
 // - Tangents follow grad mode: under NoGradGuard no op records, so no tangent propagates
 //   (PyTorch propagates tangents under no_grad). Ops that run inner computations under
 //   NoGradGuard (fused layers) still give their outputs tangents through their own record().
-// - In-place ops on a tensor that has a tangent, on a view of one, or with an operand that has
-//   a tangent throw ("forward-mode AD: in-place <op> ...; use the out-of-place op"); PyTorch
-//   supports them.
+// - A user Function that modifies an input in place (mark_dirty) throws "<name>: forward-mode
+//   AD through a custom Function that modifies its inputs in place (mark_dirty) is not
+//   supported" when a tangent reaches it.
 // - Tangents are constants: they are stored detached, so reverse-over-forward (grad of a
 //   tangent) is not supported; use functional::hvp / hessian for second derivatives.
 // - One level at a time (PyTorch also forbids nested levels).
+// Cost: the generic rule evaluates the op's backward with a graph and runs one reverse pass
+// through it, so a forward-mode pass costs a few times the plain forward; memory is that of a
+// reverse-mode forward (the graph is recorded).
 // Thread safety: the level is global (PyTorch's is too); ops may run on several threads while
 // it is open.
 #pragma once
@@ -66,8 +77,8 @@ class NoForwardRule : public Error {
   using Error::Error;
 };
 
-/// A dual tensor: an alias of `primal` (same storage; a differentiable view when primal
-/// requires grad, so reverse-mode gradients still reach it) carrying `tangent`.
+/// A dual tensor: a copy of `primal` (differentiable: reverse-mode gradients still reach primal
+/// when it requires grad) carrying a copy of `tangent`.
 /// Throws xgrad::Error "make_dual: ..." when no level is open, when primal or tangent is
 /// undefined, when primal is not float32/float64, or when the tangent's shape or dtype differs
 /// from the primal's (PyTorch's rules).
