@@ -2,8 +2,12 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <optional>
+
+#include "functional_batched.hpp"
 #include "xgrad/autograd/autograd.hpp"
 #include "xgrad/autograd/factories.hpp"
+#include "xgrad/autograd/forward_ad.hpp"
 #include "xgrad/autograd/functional.hpp"
 #include "xgrad/autograd/node.hpp"
 #include "xgrad/autograd/shape.hpp"
@@ -11,6 +15,8 @@
 namespace xgrad::autograd::functional {
 
 namespace {
+
+thread_local bool last_vectorized = false;  // see jacobian_last_was_vectorized
 
 std::string shape_str(const Shape& s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
 
@@ -160,6 +166,27 @@ std::pair<Tensor, Tensor> vjp(const TensorFn& func, const Tensor& input, const T
 std::pair<std::vector<Tensor>, std::vector<Tensor>> jvp(const VectorFn& func, const std::vector<Tensor>& inputs,
                                                         const std::vector<Tensor>& v, bool create_graph,
                                                         bool strict) {
+  if (!create_graph && !strict && !forward_ad::is_active()) {
+    check_tensors(inputs, "jvp", "input");
+    const std::vector<Tensor> tangents = check_v(v, inputs, "jvp", "input");
+    try {
+      std::vector<Tensor> outs, jt;
+      {
+        forward_ad::DualLevel level;
+        std::vector<Tensor> duals;
+        for (std::size_t i = 0; i < inputs.size(); ++i)
+          duals.push_back(forward_ad::make_dual(inputs[i].detach(), tangents[i].to(inputs[i].dtype())));
+        outs = call(func, duals, "jvp");
+        for (const Tensor& o : outs) {
+          Tensor t = forward_ad::unpack_dual(o).tangent;
+          jt.push_back(t.defined() ? t : zeros_like(o));
+        }
+      }
+      return {postprocess(std::move(outs), false), postprocess(std::move(jt), false)};
+    } catch (const forward_ad::NoForwardRule&) {
+      // an op without a forward rule: the double-backward trick below
+    }
+  }
   std::vector<Tensor> xs = prepare_inputs(inputs, create_graph, "jvp");
   std::vector<Tensor> tangents = check_v(v, inputs, "jvp", "input");
   std::vector<Tensor> outs = call(func, xs, "jvp");
@@ -188,7 +215,6 @@ std::pair<Tensor, Tensor> jvp(const TensorFn& func, const Tensor& input, const T
 std::vector<std::vector<Tensor>> jacobian(const VectorFn& func, const std::vector<Tensor>& inputs,
                                           bool create_graph, bool strict, bool vectorize,
                                           const std::string& strategy) {
-  (void)vectorize;  // see the header: the same loop either way
   if (strategy != "reverse-mode") {
     if (strategy == "forward-mode")
       throw Error("jacobian: strategy 'forward-mode' is not supported yet; use 'reverse-mode'");
@@ -198,6 +224,8 @@ std::vector<std::vector<Tensor>> jacobian(const VectorFn& func, const std::vecto
   std::vector<Tensor> xs = prepare_inputs(inputs, create_graph, "jacobian");
   std::vector<Tensor> outs = call(func, xs, "jacobian");
   std::vector<std::vector<Tensor>> J(outs.size(), std::vector<Tensor>(inputs.size()));
+  const bool batch = vectorize && !create_graph;  // create_graph: the loop (see the header)
+  bool all_batched = batch;
   for (std::size_t i = 0; i < outs.size(); ++i) {
     const Tensor& out = outs[i];
     if (!out.requires_grad() && strict)
@@ -207,7 +235,18 @@ std::vector<std::vector<Tensor>> jacobian(const VectorFn& func, const std::vecto
                               i));
     std::vector<std::vector<Tensor>> rows(inputs.size());
     std::vector<bool> used(inputs.size(), false);
-    if (out.requires_grad()) {
+    std::optional<std::vector<Tensor>> batched;
+    if (batch && out.requires_grad() && out.numel() > 0) {
+      batched = detail::batched_jacobian(out, xs);
+      if (!batched) all_batched = false;
+    }
+    if (batched) {
+      for (std::size_t j = 0; j < xs.size(); ++j)
+        if ((*batched)[j].defined()) {
+          used[j] = true;
+          rows[j].push_back((*batched)[j]);  // all rows at once: [numel, *inputs[j].shape]
+        }
+    } else if (out.requires_grad()) {
       for (std::int64_t k = 0; k < out.numel(); ++k) {
         std::vector<Tensor> g = grad_filtered({out}, xs, {basis(out, k)}, create_graph, true);
         for (std::size_t j = 0; j < xs.size(); ++j) {
@@ -226,12 +265,18 @@ std::vector<std::vector<Tensor>> jacobian(const VectorFn& func, const std::vecto
                                 "This is not allowed in strict mode.",
                                 i, j));
       Shape s = concat(out.shape(), inputs[j].shape());
-      J[i][j] = rows[j].empty() ? zeros(s, TensorOptions().dtype(inputs[j].dtype())) : stack(rows[j], 0).reshape(s);
+      if (rows[j].empty())
+        J[i][j] = zeros(s, TensorOptions().dtype(inputs[j].dtype()));
+      else
+        J[i][j] = (batched ? rows[j][0] : stack(rows[j], 0)).reshape(s);
       if (!create_graph) J[i][j] = J[i][j].detach();
     }
   }
+  last_vectorized = all_batched;
   return J;
 }
+
+bool jacobian_last_was_vectorized() { return last_vectorized; }
 
 Tensor jacobian(const TensorFn& func, const Tensor& input, bool create_graph, bool strict, bool vectorize,
                 const std::string& strategy) {

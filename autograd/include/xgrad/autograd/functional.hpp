@@ -44,8 +44,11 @@ std::pair<Tensor, Tensor> vjp(const TensorFn& func, const Tensor& input, const T
 /// Jacobian-vector product: returns (func(inputs), jvp) with
 /// jvp[i] = sum_j d(outputs[i])/d(inputs[j]) v[j], shaped as outputs[i]. v has one tensor per
 /// input, shaped as it; it may be omitted only when there is a single one-element input.
-/// Computed by the double-backward trick (two reverse passes through a graph recorded with
-/// create_graph), as PyTorch's torch.autograd.functional.jvp; forward mode is not used.
+/// Computed in forward mode (forward_ad.hpp: dual inputs, one pass) when create_graph and
+/// strict are false, no DualLevel is open already and every op on the way has a forward rule;
+/// otherwise by the double-backward trick (two reverse passes through a graph recorded with
+/// create_graph), as PyTorch's torch.autograd.functional.jvp. When an op without a forward
+/// rule is met, func is called a second time for the fallback.
 std::pair<std::vector<Tensor>, std::vector<Tensor>> jvp(const VectorFn& func, const std::vector<Tensor>& inputs,
                                                         const std::vector<Tensor>& v = {},
                                                         bool create_graph = false, bool strict = false);
@@ -53,12 +56,36 @@ std::pair<Tensor, Tensor> jvp(const TensorFn& func, const Tensor& input, const T
                               bool create_graph = false, bool strict = false);
 
 /// Jacobian: J[i][j] = d(outputs[i])/d(inputs[j]) of shape outputs[i].shape + inputs[j].shape
-/// (PyTorch's layout), computed row by row: one reverse pass per output element.
-/// strategy: only "reverse-mode" ("forward-mode" throws: not supported yet).
-/// vectorize: accepted for PyTorch compatibility, but NOT yet a single batched backward: the
-/// engine takes one seed per output, not a batch of seeds, so vectorize = true runs the same
-/// loop of backwards as vectorize = false (identical results; no speed-up). No op supports
-/// batched grad_outputs yet.
+/// (PyTorch's layout). strategy: only "reverse-mode" ("forward-mode" throws: not supported yet).
+///
+/// vectorize = false: row by row, one reverse pass (autograd::grad) per output element.
+/// vectorize = true (and create_graph = false): for each output, ONE batched reverse pass
+/// whose gradients carry a leading dim of size outputs[i].numel() (the identity seeds, all
+/// rows at once), so e.g. a linear layer's rows cost one matrix-matrix product instead of
+/// numel matrix-vector products. Batches wider than ~16M elements per gradient run as several
+/// batched passes over chunks of rows (detail::set_jacobian_batch_limit). Equal to the loop up
+/// to rounding (sums in another order); bit-identical at every thread count.
+/// Nodes with a batched rule (Node::name() of the recorded graph between the output and the
+/// inputs):
+///   AddBackward, SubBackward, MulBackward, DivBackward (tensor-tensor with broadcasting, and
+///   tensor-scalar), NegBackward, RsubBackward, RdivBackward, ExpBackward, LogBackward,
+///   SqrtBackward, SinBackward, CosBackward, TanhBackward, SigmoidBackward, ReluBackward,
+///   their second-order nodes TanhBackwardBackward, SigmoidBackwardBackward,
+///   ReluBackwardBackward (so hessian of tanh/sigmoid/relu networks is vectorised too),
+///   SumBackward and MeanBackward (any dims), ViewBackward (reshape/view/flatten),
+///   SqueezeBackward, UnsqueezeBackward, ExpandBackward, TransposeBackward (transpose, t),
+///   PermuteBackward (permute, movedim), MmBackward (mm with or without transpose flags;
+///   nn::Linear / functional::linear record ViewBackward, MmBackward and AddBackward).
+/// A few of these keep a parameter only inside their backward (a scalar divisor, the dims of
+/// a rank-dropping sum of a tensor with repeated sizes, mm's flags when a probe cannot tell
+/// them apart); such a node then runs its own backward row by row inside the batched pass
+/// (same result, less speed-up).
+/// Fallback rule: if ANY node the gradients pass through is not in this list (matmul, dot,
+/// addmm, pow, softmax, indexing, custom Functions...), if a hook is registered on a tensor of
+/// the graph (retain_grad, register_hook), under anomaly mode, or with create_graph = true,
+/// that output's Jacobian is computed by the row-by-row loop instead: identical to
+/// vectorize = false, never a different answer. jacobian_last_was_vectorized() tells which
+/// path ran.
 std::vector<std::vector<Tensor>> jacobian(const VectorFn& func, const std::vector<Tensor>& inputs,
                                           bool create_graph = false, bool strict = false, bool vectorize = false,
                                           const std::string& strategy = "reverse-mode");
@@ -66,9 +93,25 @@ std::vector<std::vector<Tensor>> jacobian(const VectorFn& func, const std::vecto
 Tensor jacobian(const TensorFn& func, const Tensor& input, bool create_graph = false, bool strict = false,
                 bool vectorize = false, const std::string& strategy = "reverse-mode");
 
+/// True when the last jacobian or hessian call on this thread had vectorize = true and computed
+/// every output's rows by the batched pass (no fallback to the loop); false after a call with
+/// vectorize = false, with create_graph = true, or where any output fell back. For tests and
+/// benchmarks.
+bool jacobian_last_was_vectorized();
+
+namespace detail {
+/// The most elements one batched gradient of jacobian(vectorize = true) may hold (default
+/// 2^24, 128 MiB in float64); a Jacobian whose rows times its widest intermediate exceed it
+/// runs as several batched passes over chunks of rows (at least one row each). Returns the
+/// previous limit; throws xgrad::Error for a limit < 1. Process-wide; for tests and tuning.
+std::int64_t set_jacobian_batch_limit(std::int64_t elements);
+}  // namespace detail
+
 /// Hessian of a function returning one single-element tensor:
 /// H[i][j] = d^2 f / d(inputs[i]) d(inputs[j]) of shape inputs[i].shape + inputs[j].shape.
-/// Computed as the jacobian of the gradient (see jacobian for what vectorize does).
+/// Computed as the jacobian of the gradient (recorded with create_graph); vectorize = true
+/// batches that jacobian when every node of the gradient's graph (first- and second-order
+/// nodes) has a batched rule (see jacobian), else loops.
 std::vector<std::vector<Tensor>> hessian(const VectorFn& func, const std::vector<Tensor>& inputs,
                                          bool create_graph = false, bool strict = false, bool vectorize = false);
 Tensor hessian(const TensorFn& func, const Tensor& input, bool create_graph = false, bool strict = false,
