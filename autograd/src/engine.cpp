@@ -129,10 +129,16 @@ std::vector<Tensor> run(const std::vector<Edge>& roots, std::vector<Tensor> root
       if (it != target_slots.end())
         for (auto [output_nr, t] : it->second) captured[t] = buf[output_nr];
     }
-    if (!exec[n_nodes - 1 - idx]) continue;
+    // Each buffer is released as soon as its node is done, so that the gradients flowing
+    // through a long graph do not all stay alive until backward returns.
+    if (!exec[n_nodes - 1 - idx]) {
+      std::vector<Tensor>().swap(buf);
+      continue;
+    }
 
     if (auto* acc = dynamic_cast<AccumulateGrad*>(n)) {
       acc->accumulate(buf[0], create_graph);
+      std::vector<Tensor>().swap(buf);
       continue;
     }
     // Offer the gradients already accumulated for this node's inputs (see GradAccumulators);
@@ -160,6 +166,7 @@ std::vector<Tensor> run(const std::vector<Edge>& roots, std::vector<Tensor> root
                   : detail::GradAccumulators{};
       try {
         grads = n->apply(std::move(buf));
+        std::vector<Tensor>().swap(buf);
       } catch (...) {
         acc = saved;
         throw;
