@@ -10,7 +10,9 @@
 // (matmul_1024, cnn_step, conv_3x3_256: a raw single-thread cblas_sgemm of the 1024^3 product), `rss_kib <step> <KiB>`
 // and `hwm_kib <KiB>` (the mlp_step_rss loop; sdpa_long: `rss_base_kib <KiB>` before its first
 // iteration and `hwm_kib <KiB>` after the last), `batches <n>` (fashion_mlp_epoch,
-// fashion_cnn_epoch: batches in a timed epoch), `note <text>`. A worker that fails prints `error <message>` and exits with
+// fashion_cnn_epoch: batches in a timed epoch), `heap_peak_kib <KiB>` and `heap_fwd_kib <KiB>`
+// (checkpoint_mlp32*: the peak heap growth of one step and the growth at the end of its
+// forward, mallinfo2), `note <text>`. A worker that fails prints `error <message>` and exits with
 // status 1.
 #pragma once
 
@@ -64,6 +66,12 @@ inline constexpr WorkloadSpec kWorkloads[] = {
     // against the same computation written by hand with autograd::grad.
     {"maml_outer_step", Unit::ms, 15, 1, 3},
     {"maml_outer_step_manual", Unit::ms, 15, 1, 3},
+    // xgrad only (issue 20; libtorch's C++ API has no functional jacobian or checkpoint): the
+    // vectorised Jacobian against the looped one, checkpoint_sequential against the plain step.
+    {"jacobian_vectorized", Unit::ms, 15, 1, 3},
+    {"jacobian_looped", Unit::ms, 15, 1, 3},
+    {"checkpoint_mlp32", Unit::ms, 15, 1, 3},
+    {"checkpoint_mlp32_plain", Unit::ms, 15, 1, 3},
 };
 
 /// The peak-memory loop: mlp_step repeated --steps times (not a timed workload).

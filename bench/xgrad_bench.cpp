@@ -63,6 +63,8 @@ struct ChildResult {
   long hwm_kib = -1;
   long rss_base_kib = -1;  // sdpa_long: RSS before the first iteration
   int batches = 0;  // fashion_mlp_epoch: batches in a timed epoch
+  long heap_peak_kib = -1;  // checkpoint_mlp32*: peak heap growth of one step (mallinfo2)
+  long heap_fwd_kib = -1;   // checkpoint_mlp32*: heap growth at the end of the step's forward
 };
 
 std::string self_exe() {
@@ -159,6 +161,10 @@ ChildResult run_child(const std::string& exe, const std::vector<std::string>& ar
       in >> r.rss_base_kib;
     } else if (key == "batches") {
       in >> r.batches;
+    } else if (key == "heap_peak_kib") {
+      in >> r.heap_peak_kib;
+    } else if (key == "heap_fwd_kib") {
+      in >> r.heap_fwd_kib;
     } else if (key == "error") {
       r.error = line.substr(6);
     }
@@ -231,6 +237,8 @@ struct Row {
   std::string target, status;
   std::optional<double> ref_gflops;  ///< the worker's raw 1-thread sgemm, when it measured one
   std::optional<double> growth_x, growth_t;  ///< sdpa_long: median peak RSS growth per side, MiB
+  std::optional<double> heap_peak_x;  ///< checkpoint_mlp32*: median peak heap growth of a step, MiB
+  std::optional<double> heap_fwd_x;   ///< checkpoint_mlp32*: median heap growth at the end of forward, MiB
 };
 
 /// Peak RSS growth of one worker in MiB: its peak (hwm_kib) minus its RSS before the first
@@ -304,8 +312,10 @@ int run_driver(const Options& o) {
     }
     ChildResult all_x, all_t;
     std::vector<double> growths_x, growths_t;  // MiB, one per worker that reported RSS
-    // maml_*: xgrad only (libtorch has no functional optimizers to compare with).
-    const bool xgrad_only = name.rfind("maml_", 0) == 0;
+    std::vector<double> heap_peaks_x, heap_fwds_x;  // MiB, checkpoint_mlp32*
+    // xgrad only: maml_* (libtorch has no functional optimizers to compare with), jacobian_*
+    // and checkpoint_* (libtorch's C++ API has no functional jacobian or checkpoint).
+    const bool xgrad_only = name.starts_with("maml_") || name.starts_with("jacobian_") || name.starts_with("checkpoint_");
     bool x_ok = true, t_ok = !twin.empty() && !xgrad_only;
     for (int rep = 0; rep < o.repeat; ++rep) {
       std::cerr << fmt::format("[{}] repetition {}/{}\n", name, rep + 1, o.repeat);
@@ -315,6 +325,8 @@ int run_driver(const Options& o) {
       all_x.refs.insert(all_x.refs.end(), rx.refs.begin(), rx.refs.end());
       if (rx.batches > 0 && name == "fashion_mlp_epoch") epoch_batches = rx.batches;
       if (auto g = rss_growth_mib(rx)) growths_x.push_back(*g);
+      if (rx.ok && rx.heap_peak_kib >= 0) heap_peaks_x.push_back(static_cast<double>(rx.heap_peak_kib) / 1024.0);
+      if (rx.ok && rx.heap_fwd_kib >= 0) heap_fwds_x.push_back(static_cast<double>(rx.heap_fwd_kib) / 1024.0);
       if (!twin.empty() && !xgrad_only) {
         auto rt = run_child(twin, args, o.threads);
         if (!rt.ok) t_ok = false, report_failure("libtorch", name, rt);
@@ -337,6 +349,8 @@ int run_driver(const Options& o) {
     if (auto mr = median(all_x.refs)) row.ref_gflops = bench::flops_matmul() / *mr / 1e9;
     if (x_ok) row.growth_x = median(growths_x);
     if (t_ok) row.growth_t = median(growths_t);
+    if (x_ok) row.heap_peak_x = median(heap_peaks_x);
+    if (x_ok) row.heap_fwd_x = median(heap_fwds_x);
     const Target target = target_for(name, o.threads);
     row.target = target.text;
     row.status = verdict(row.ratio, target.max_ratio);
@@ -446,6 +460,28 @@ int run_driver(const Options& o) {
     if (ms && mm && ms->xgrad && mm->xgrad && *mm->xgrad > 0)
       std::cout << fmt::format("maml_outer_step / maml_outer_step_manual (xgrad, same run): {}\n",
                                fmt_ratio(*ms->xgrad / *mm->xgrad));
+    // Issue 20: the vectorised Jacobian's speed-up over the looped one, and what
+    // checkpoint_sequential (4 segments) costs in time and saves in peak heap growth.
+    const Row* jv = find("jacobian_vectorized");
+    const Row* jl = find("jacobian_looped");
+    if (jv && jl && jv->xgrad && jl->xgrad && *jv->xgrad > 0)
+      std::cout << fmt::format("jacobian_looped / jacobian_vectorized (xgrad, same run): {}\n",
+                               fmt_ratio(*jl->xgrad / *jv->xgrad));
+    const Row* cc = find("checkpoint_mlp32");
+    const Row* cp = find("checkpoint_mlp32_plain");
+    if (cc && cp && cc->xgrad && cp->xgrad && *cp->xgrad > 0) {
+      auto saved = [](std::optional<double> ckpt, std::optional<double> plain) -> std::optional<double> {
+        if (!ckpt || !plain || *ckpt <= 0) return std::nullopt;
+        return *plain / *ckpt;
+      };
+      std::cout << fmt::format(
+          "checkpoint_mlp32 / checkpoint_mlp32_plain (xgrad, same run): time {} | heap growth (MiB), peak of the step: "
+          "checkpointed {} | plain {} | plain / checkpointed {}; at the end of forward: checkpointed {} | plain {} | "
+          "plain / checkpointed {}\n",
+          fmt_ratio(*cc->xgrad / *cp->xgrad), fmt_value(cc->heap_peak_x), fmt_value(cp->heap_peak_x),
+          fmt_ratio(saved(cc->heap_peak_x, cp->heap_peak_x)), fmt_value(cc->heap_fwd_x), fmt_value(cp->heap_fwd_x),
+          fmt_ratio(saved(cc->heap_fwd_x, cp->heap_fwd_x)));
+    }
     // Issue 15: the peak RSS growth of the long attention (peak minus the RSS before the first
     // iteration, medians over the repetitions).
     if (const Row* r = find("sdpa_long"); r && (r->growth_x || r->growth_t)) {
