@@ -100,7 +100,7 @@ Entry parse_entry(const std::string& name, const ReadJson& v, std::uint64_t data
   if (!dt->is_string())
     throw Error(fmt::format("safetensors: tensor '{}': 'dtype' must be a string, got {}", name, dt->dump()));
   if (!parse_dtype_tag(dt->get<std::string>(), e.dtype))
-    throw Error(fmt::format("safetensors: unknown dtype '{}' for tensor '{}' (xgrad reads F32, F64 and I64)",
+    throw Error(fmt::format("safetensors: unknown dtype '{}' for tensor '{}' (xgrad reads F32, F64, I64, I32 and BOOL)",
                             dt->get<std::string>(), name));
 
   const auto sh = v.find("shape");

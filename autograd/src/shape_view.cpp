@@ -299,6 +299,11 @@ Tensor expand(const Tensor& a, const Shape& shape) {
     if (i >= off && in == g.sizes[i]) g.strides[i] = a.strides()[i - off];
   }
   if (g.sizes == a.shape()) return a;
+  try {
+    (void)shape_numel(g.sizes);
+  } catch (const Error& e) {
+    throw Error(fmt::format("expand: {} (expanding shape {})", e.what(), a.shape()));
+  }
   return detail::record_view(a, g, "ExpandBackward",
                              [in = a.shape()](const Grads& gr, const Grads&) { return Grads{sum_to(gr[0], in)}; });
 }
@@ -318,7 +323,10 @@ Tensor narrow(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_
     throw Error(
         fmt::format("narrow: start {} is out of range for dimension {} of size {} (shape {})", start, d, n, a.shape()));
   if (start < 0) start += n;
-  if (length < 0 || length > n - start)
+  if (length < 0)
+    throw Error(fmt::format("narrow: length must be non-negative, got {} (dimension {} of shape {})", length, d,
+                            a.shape()));
+  if (length > n - start)
     throw Error(fmt::format("narrow: start ({}) + length ({}) exceeds the size {} of dimension {} (shape {})", start,
                             length, n, d, a.shape()));
   return geometric_view(

@@ -244,9 +244,9 @@ bool Tensor::requires_grad() const {
 }
 Tensor& Tensor::requires_grad_(bool r) {
   detail::check_defined(*this, "requires_grad_");
-  if (r && impl_->dtype == Dtype::int64)
-    throw Error(fmt::format("requires_grad_: only floating tensors can require gradients, got int64 tensor of shape {}",
-                            impl_->shape));
+  if (r && !is_floating(impl_->dtype))
+    throw Error(fmt::format("requires_grad_: only floating tensors can require gradients, got {} tensor of shape {}",
+                            impl_->dtype, impl_->shape));
   if (!r && impl_->grad_fn)
     throw Error(
         "requires_grad_: cannot turn off requires_grad of a non-leaf tensor; use detach() to get a tensor without "

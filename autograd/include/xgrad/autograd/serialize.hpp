@@ -1,7 +1,7 @@
 // safetensors files: the checkpoint format shared by nn state dicts and optimizer state.
 //
 // Layout (https://github.com/huggingface/safetensors): 8-byte little-endian header length N,
-// N bytes of JSON {"name": {"dtype": "F32"|"F64"|"I64", "shape": [...], "data_offsets": [b, e]},
+// N bytes of JSON {"name": {"dtype": "F32"|"F64"|"I64"|"I32"|"BOOL", "shape": [...], "data_offsets": [b, e]},
 // ..., "__metadata__": {"key": "value"}}, then the raw little-endian data; offsets are relative
 // to the end of the header. Files written here load with the Python `safetensors` package
 // (safetensors.torch.load_file), and files it writes with these dtypes load here.
@@ -41,7 +41,7 @@ std::string to_safetensors_bytes(const TensorDict& tensors, const Metadata& meta
 /// JSON, nests brackets deeper than 128 levels (checked by a linear scan before parsing, so
 /// no input can exhaust the stack), or has anything but spaces (0x20) after the object's
 /// closing '}'; a key repeated within one JSON object; an empty tensor name; an entry that
-/// is not an object or lacks "dtype" (string: F32, F64 or I64; other safetensors dtypes
+/// is not an object or lacks "dtype" (string: F32, F64, I64, I32 or BOOL; other safetensors dtypes
 /// such as BF16 are "unknown"), "shape" (array of non-negative integers) or "data_offsets"
 /// (array [begin, end] of non-negative integers, begin <= end <= data size); prod(shape) *
 /// dtype size != end - begin, or a product that overflows (a zero dimension makes it 0, so
