@@ -1,12 +1,27 @@
 // Helpers shared by the test files.
 #pragma once
 
+#include <malloc.h>
+
 #include <cmath>
+#include <cstddef>
 #include <string>
 
 #include <boost/test/unit_test.hpp>
 
 #include "xgrad/xgrad.hpp"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define XGRAD_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define XGRAD_TEST_ASAN 1
+#endif
+#endif
+#ifdef XGRAD_TEST_ASAN
+// From <sanitizer/allocator_interface.h>, which GCC does not install (its libasan exports it).
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
+#endif
 
 /// Checks that `expr` throws xgrad::Error whose message contains `substring`.
 #define XGRAD_CHECK_THROW_MSG(expr, substring)                                                      \
@@ -23,6 +38,24 @@
   } while (0)
 
 namespace xgrad::test {
+
+/// Heap bytes handed out and not yet freed: glibc's mallinfo2 (chunks in every arena plus
+/// mmapped blocks), or under AddressSanitizer, which replaces malloc, its own counter (bytes
+/// in use, the quarantine excluded).
+inline std::size_t heap_in_use() {
+#ifdef XGRAD_TEST_ASAN
+  return __sanitizer_get_current_allocated_bytes();
+#else
+  const struct mallinfo2 m = mallinfo2();
+  return m.uordblks + m.hblkhd;
+#endif
+}
+
+/// Restores the thread count at the end of a scope (tests that compare 1 and 2 threads).
+struct ThreadGuard {
+  int prev = get_num_threads();
+  ~ThreadGuard() { set_num_threads(prev); }
+};
 
 /// Max |a - b| over all elements (shapes must match; both converted to float64).
 inline double max_abs_diff(const Tensor& a, const Tensor& b) {

@@ -2,8 +2,6 @@
 // the same random stream, several outputs, no input requiring grad, a double call),
 // checkpoint_sequential equal to the plain run, the memory saved by 32-layer MLPs (activations
 // and peak over the step), errors.
-#include <malloc.h>
-
 #include <functional>
 
 #include "test_util.hpp"
@@ -13,6 +11,7 @@
 using namespace xgrad;
 namespace A = xgrad::autograd;
 using xgrad::test::check_close;
+using xgrad::test::heap_in_use;
 
 namespace {
 
@@ -62,11 +61,6 @@ struct Mlp {
 };
 
 std::vector<float> values(const Tensor& t) { return t.detach().contiguous().to_vector<float>(); }
-
-std::size_t heap_in_use() {
-  struct mallinfo2 m = mallinfo2();
-  return m.uordblks + m.hblkhd;
-}
 
 }  // namespace
 
@@ -223,7 +217,8 @@ BOOST_AUTO_TEST_CASE(sequential_equals_plain) {
 }
 
 BOOST_AUTO_TEST_CASE(memory_of_a_32_layer_mlp) {
-  // Heap bytes in use (mallinfo2): growth at the end of forward (the saved activations) and
+  // Heap bytes in use (test_util's heap_in_use: mallinfo2, the sanitizer's counter under
+  // ASan): growth at the end of forward (the saved activations) and
   // the peak growth over the whole step (forward, loss, backward), sampled before every
   // layer's forward (recomputations included) and by a hook on every layer's input during
   // backward. xgrad's allocator has no peak or live-bytes counter; its cache is disabled so

@@ -11,6 +11,7 @@
 #include "xgrad/nn/attention.hpp"
 
 using namespace xgrad;
+using xgrad::test::ThreadGuard;
 using namespace xgrad::nn;
 namespace F = xgrad::nn::functional;
 using xgrad::test::check_close;
@@ -21,11 +22,6 @@ namespace {
 
 using Ts = std::vector<Tensor>;
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-struct ThreadGuard {
-  int prev = get_num_threads();
-  ~ThreadGuard() { set_num_threads(prev); }
-};
 
 Tensor leaf(const Shape& s, Dtype dt, double scale = 1.0) {
   Tensor t = randn(s, dtype(float64));

@@ -7,6 +7,7 @@
 #include "xgrad/nn/dropout.hpp"
 
 using namespace xgrad;
+using xgrad::test::ThreadGuard;
 using namespace xgrad::nn;
 namespace F = xgrad::nn::functional;
 using xgrad::test::check_close;
@@ -36,11 +37,6 @@ int check_channels(const Tensor& x, const Tensor& y, double p) {
   }
   return dropped;
 }
-
-struct ThreadGuard {
-  int prev = get_num_threads();
-  ~ThreadGuard() { set_num_threads(prev); }
-};
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include "xgrad/nn/embedding.hpp"
 
 using namespace xgrad;
+using xgrad::test::ThreadGuard;
 using namespace xgrad::nn;
 namespace F = xgrad::nn::functional;
 using xgrad::test::check_close;
@@ -23,11 +24,6 @@ Tensor ids(std::vector<std::int64_t> v, Shape s = {}) {
   if (s.empty()) s = {static_cast<std::int64_t>(v.size())};
   return from_vector<std::int64_t>(v, s);
 }
-
-struct ThreadGuard {
-  int prev = get_num_threads();
-  ~ThreadGuard() { set_num_threads(prev); }
-};
 
 bool bit_identical(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && a.dtype() == float32 && b.dtype() == float32 &&

@@ -10,6 +10,7 @@
 #include "xgrad/nn/layer_norm.hpp"
 
 using namespace xgrad;
+using xgrad::test::ThreadGuard;
 using namespace xgrad::nn;
 namespace F = xgrad::nn::functional;
 using xgrad::test::check_close;
@@ -27,11 +28,6 @@ std::vector<std::string> names_of(const std::vector<std::pair<std::string, Tenso
   for (const auto& [n, t] : v) out.push_back(n);
   return out;
 }
-
-struct ThreadGuard {
-  int prev = get_num_threads();
-  ~ThreadGuard() { set_num_threads(prev); }
-};
 
 // The naive reference on doubles: x read as rows of n values; w, b of n values or empty.
 std::vector<double> naive(const Tensor& x, std::int64_t n, const Tensor& w, const Tensor& b, bool rms, double eps) {

@@ -13,6 +13,7 @@
 #include "xgrad/nn/transformer.hpp"
 
 using namespace xgrad;
+using xgrad::test::ThreadGuard;
 using namespace xgrad::nn;
 using xgrad::test::check_close;
 using xgrad::test::check_gradcheck;
@@ -30,11 +31,6 @@ std::vector<std::string> names_of(const std::vector<std::pair<std::string, Tenso
   for (const auto& [n, t] : v) out.push_back(n);
   return out;
 }
-
-struct ThreadGuard {
-  int prev = get_num_threads();
-  ~ThreadGuard() { set_num_threads(prev); }
-};
 
 std::vector<double> values(const Tensor& t) { return t.detach().to(float64).contiguous().to_vector<double>(); }
 

@@ -9,6 +9,7 @@
 #include "xgrad/nn/normalization.hpp"
 
 using namespace xgrad;
+using xgrad::test::ThreadGuard;
 using namespace xgrad::nn;
 namespace F = xgrad::nn::functional;
 using xgrad::test::check_close;
@@ -23,11 +24,6 @@ std::vector<std::string> names_of(const std::vector<std::pair<std::string, Tenso
   for (const auto& [n, t] : v) out.push_back(n);
   return out;
 }
-
-struct ThreadGuard {
-  int prev = get_num_threads();
-  ~ThreadGuard() { set_num_threads(prev); }
-};
 
 }  // namespace
 

@@ -14,6 +14,7 @@
 #include "xgrad/nn/rnn_utils.hpp"
 
 using namespace xgrad;
+using xgrad::test::ThreadGuard;
 using namespace xgrad::nn;
 namespace F = xgrad::nn::functional;
 namespace R = xgrad::nn::utils::rnn;
@@ -26,11 +27,6 @@ namespace {
 
 using Ts = std::vector<Tensor>;
 using LstmState = std::tuple<Tensor, Tensor>;
-
-struct ThreadGuard {
-  int prev = get_num_threads();
-  ~ThreadGuard() { set_num_threads(prev); }
-};
 
 std::vector<std::string> names_of(const std::vector<std::pair<std::string, Tensor>>& v) {
   std::vector<std::string> out;

@@ -9,6 +9,7 @@
 #include "xgrad/nn/rnn.hpp"
 
 using namespace xgrad;
+using xgrad::test::ThreadGuard;
 using namespace xgrad::nn;
 namespace F = xgrad::nn::functional;
 using xgrad::test::check_close;
@@ -20,11 +21,6 @@ using xgrad::test::rand64;
 namespace {
 
 using Ts = std::vector<Tensor>;
-
-struct ThreadGuard {
-  int prev = get_num_threads();
-  ~ThreadGuard() { set_num_threads(prev); }
-};
 
 // x W^T + b with plain ops (the reference).
 Tensor lin(const Tensor& x, const Tensor& w, const Tensor& b) {

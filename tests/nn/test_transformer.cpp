@@ -15,6 +15,7 @@
 #include "xgrad/nn/transformer.hpp"
 
 using namespace xgrad;
+using xgrad::test::ThreadGuard;
 using namespace xgrad::nn;
 namespace F = xgrad::nn::functional;
 using xgrad::test::check_close;
@@ -39,11 +40,6 @@ std::vector<std::string> child_names(const std::vector<std::pair<std::string, P>
   for (const auto& [n, t] : v) out.push_back(n);
   return out;
 }
-
-struct ThreadGuard {
-  int prev = get_num_threads();
-  ~ThreadGuard() { set_num_threads(prev); }
-};
 
 Ts with_params(Ts inputs, const Module& m) {
   for (const Tensor& p : m.parameters()) inputs.push_back(p);

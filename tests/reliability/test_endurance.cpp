@@ -30,19 +30,8 @@
 
 #include "test_util.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define XGRAD_ENDURANCE_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define XGRAD_ENDURANCE_ASAN 1
-#endif
-#endif
-#ifdef XGRAD_ENDURANCE_ASAN
-// From <sanitizer/allocator_interface.h>, which GCC does not install (its libasan exports it).
-extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
-#endif
-
 using namespace xgrad;
+using xgrad::test::heap_in_use;
 namespace F = xgrad::nn::functional;
 
 namespace {
@@ -64,16 +53,6 @@ std::size_t rss_bytes() {
   const int n = std::fscanf(f, "%ld %ld", &pages, &resident);
   std::fclose(f);
   return n == 2 ? static_cast<std::size_t>(resident) * static_cast<std::size_t>(sysconf(_SC_PAGESIZE)) : 0;
-}
-
-// Bytes handed out by the allocator and not yet freed.
-std::size_t heap_in_use() {
-#ifdef XGRAD_ENDURANCE_ASAN
-  return __sanitizer_get_current_allocated_bytes();
-#else
-  const struct mallinfo2 m = mallinfo2();
-  return m.uordblks + m.hblkhd;
-#endif
 }
 
 struct Snapshot {
@@ -168,7 +147,7 @@ void endure(const Endurance& e) {
                       e.name << ": cached bytes grew from " << warm.cached << " to " << end.cached << " (peak "
                              << peak.cached << ")");
   BOOST_CHECK_LE(end.cached, cache_limit());
-#ifndef XGRAD_ENDURANCE_ASAN
+#ifndef XGRAD_TEST_ASAN
   BOOST_CHECK_MESSAGE(peak.rss <= warm.rss + kRssBound && end.rss <= warm.rss + kRssBound,
                       e.name << ": RSS grew from " << kib(warm.rss) << " KiB to " << kib(end.rss) << " KiB (peak "
                              << kib(peak.rss) << ")");
