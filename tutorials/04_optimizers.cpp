@@ -19,6 +19,7 @@
 
 #include <fmt/format.h>
 
+#include "optimizers.hpp"
 #include "tutorial.hpp"
 #include "xgrad/xgrad.hpp"
 
@@ -37,18 +38,6 @@ struct Spec {
   double mlp_lr;
 };
 
-// [excerpt make_optimizer]
-std::unique_ptr<optim::Optimizer> make_optimizer(const std::string& name, const std::vector<Tensor>& params,
-                                                 double lr) {
-  if (name == "SGD") return std::make_unique<optim::SGD>(params, optim::SGDOptions(lr));
-  if (name == "Momentum") return std::make_unique<optim::SGD>(params, optim::SGDOptions(lr).momentum(0.9));
-  if (name == "AdaGrad") return std::make_unique<optim::Adagrad>(params, optim::AdagradOptions(lr));
-  if (name == "RMSProp") return std::make_unique<optim::RMSprop>(params, optim::RMSpropOptions(lr));
-  if (name == "Adam") return std::make_unique<optim::Adam>(params, optim::AdamOptions(lr));
-  if (name == "AdamW") return std::make_unique<optim::AdamW>(params, optim::AdamWOptions(lr).weight_decay(1e-2));
-  throw xgrad::Error(fmt::format("04_optimizers: unknown optimizer '{}'", name));
-}
-// [end excerpt]
 
 // ---- (a) Rosenbrock -----------------------------------------------------------------------------
 
@@ -70,7 +59,7 @@ Path descend(const Spec& spec, int steps) {
   Path path;
   // [excerpt descend]
   Tensor p = xgrad::tensor({-1.5, 2.0}, xgrad::dtype(xgrad::Dtype::float64)).requires_grad_();
-  auto optimizer = make_optimizer(spec.name, {p}, spec.rosenbrock_lr);
+  auto optimizer = tutorial::make_optimizer(spec.name, {p}, spec.rosenbrock_lr);
   for (int step = 0; step <= steps; ++step) {
     optimizer->zero_grad();
     Tensor f = rosenbrock(p);
@@ -128,7 +117,7 @@ MlpRun train_mlp(const Spec& spec, const Tensor& x, const Tensor& y, const tutor
   auto model = std::make_shared<nn::Sequential>(std::make_shared<nn::Linear>(2, 32), std::make_shared<nn::ReLU>(),
                                                 std::make_shared<nn::Linear>(32, 32), std::make_shared<nn::ReLU>(),
                                                 std::make_shared<nn::Linear>(32, 2));
-  auto optimizer = make_optimizer(spec.name, model->parameters(), spec.mlp_lr);
+  auto optimizer = tutorial::make_optimizer(spec.name, model->parameters(), spec.mlp_lr);
   data::DataLoader loader(std::make_shared<data::TensorDataset>(x, y),
                           data::DataLoaderOptions(o.batch_size).shuffle(true).seed(o.seed));
   nn::CrossEntropyLoss criterion;

@@ -31,6 +31,7 @@
 
 #include <fmt/format.h>
 
+#include "optimizers.hpp"
 #include "tutorial.hpp"
 #include "xgrad/xgrad.hpp"
 
@@ -110,16 +111,6 @@ Result newton(std::int64_t max_steps, tutorial::Csv& csv) {
   return r;
 }
 
-std::unique_ptr<optim::Optimizer> make_optimizer(const std::string& name, const std::vector<Tensor>& params,
-                                                 double lr) {
-  if (name == "SGD") return std::make_unique<optim::SGD>(params, optim::SGDOptions(lr));
-  if (name == "Momentum") return std::make_unique<optim::SGD>(params, optim::SGDOptions(lr).momentum(0.9));
-  if (name == "AdaGrad") return std::make_unique<optim::Adagrad>(params, optim::AdagradOptions(lr));
-  if (name == "RMSProp") return std::make_unique<optim::RMSprop>(params, optim::RMSpropOptions(lr));
-  if (name == "Adam") return std::make_unique<optim::Adam>(params, optim::AdamOptions(lr));
-  if (name == "AdamW") return std::make_unique<optim::AdamW>(params, optim::AdamWOptions(lr).weight_decay(1e-2));
-  throw xgrad::Error(fmt::format("14_autodiff: unknown optimizer '{}'", name));
-}
 
 /// Tutorial 04's loop with its step size, until |p - (1, 1)| < 1e-8 or max_steps steps.
 Result first_order(const std::string& name, double lr, std::int64_t max_steps) {
@@ -128,7 +119,7 @@ Result first_order(const std::string& name, double lr, std::int64_t max_steps) {
   r.method = name;
   r.lr = fmt::format("{}", lr);
   Tensor p = xgrad::tensor({-1.5, 2.0}, kF64).requires_grad_();
-  auto optimizer = make_optimizer(name, {p}, lr);
+  auto optimizer = tutorial::make_optimizer(name, {p}, lr);
   for (std::int64_t step = 1; step <= max_steps; ++step) {
     optimizer->zero_grad();
     rosenbrock(p).backward();
