@@ -212,15 +212,65 @@ std::pair<Tensor, Tensor> jvp(const TensorFn& func, const Tensor& input, const T
   return {o[0], g[0]};
 }
 
+namespace {
+
+// strategy = "forward-mode": one forward-mode pass per input element, its one-hot tangent
+// giving a column of every output's Jacobian.
+std::vector<std::vector<Tensor>> jacobian_forward(const VectorFn& func, const std::vector<Tensor>& inputs,
+                                                  bool create_graph, bool strict) {
+  if (create_graph)
+    throw Error("jacobian: strategy 'forward-mode' does not support create_graph = true (tangents are constants); "
+                "use 'reverse-mode'");
+  if (strict)
+    throw Error("jacobian: strict = true is not supported with strategy 'forward-mode' (as in PyTorch); use "
+                "'reverse-mode'");
+  if (forward_ad::is_active())
+    throw Error("jacobian: strategy 'forward-mode' needs its own forward-mode level, and one is already open");
+  if (inputs.empty()) throw Error("jacobian: expected at least one input");
+  check_tensors(inputs, "jacobian", "input");
+  std::vector<Tensor> outs = call(func, prepare_inputs(inputs, false, "jacobian"), "jacobian");
+  // cols[i][j]: the columns d(outputs[i]) / d(inputs[j][k]) for k = 0, 1, ...
+  std::vector<std::vector<std::vector<Tensor>>> cols(outs.size(), std::vector<std::vector<Tensor>>(inputs.size()));
+  for (std::size_t j = 0; j < inputs.size(); ++j) {
+    for (std::int64_t k = 0; k < inputs[j].numel(); ++k) {
+      std::vector<Tensor> tangents_out;
+      {
+        forward_ad::DualLevel level;
+        std::vector<Tensor> duals;
+        for (std::size_t m = 0; m < inputs.size(); ++m) {
+          const Tensor t = m == j ? basis(inputs[m], k) : zeros_like(inputs[m]);
+          duals.push_back(forward_ad::make_dual(inputs[m].detach(), t));
+        }
+        const std::vector<Tensor> o = call(func, duals, "jacobian");
+        if (o.size() != outs.size())
+          throw Error(fmt::format("jacobian: the user-provided function returned {} tensors, then {}", outs.size(),
+                                  o.size()));
+        for (const Tensor& t : o) tangents_out.push_back(forward_ad::unpack_dual(t).tangent);
+      }
+      for (std::size_t i = 0; i < outs.size(); ++i)
+        cols[i][j].push_back(tangents_out[i].defined() ? tangents_out[i].detach() : zeros_like(outs[i]));
+    }
+  }
+  std::vector<std::vector<Tensor>> J(outs.size(), std::vector<Tensor>(inputs.size()));
+  for (std::size_t i = 0; i < outs.size(); ++i)
+    for (std::size_t j = 0; j < inputs.size(); ++j) {
+      const Shape s = concat(outs[i].shape(), inputs[j].shape());
+      J[i][j] = cols[i][j].empty() ? zeros(s, TensorOptions().dtype(outs[i].dtype()))
+                                   : stack(cols[i][j], outs[i].dim()).reshape(s);
+    }
+  last_vectorized = false;
+  return J;
+}
+
+}  // namespace
+
 std::vector<std::vector<Tensor>> jacobian(const VectorFn& func, const std::vector<Tensor>& inputs,
                                           bool create_graph, bool strict, bool vectorize,
                                           const std::string& strategy) {
-  if (strategy != "reverse-mode") {
-    if (strategy == "forward-mode")
-      throw Error("jacobian: strategy 'forward-mode' is not supported yet; use 'reverse-mode'");
+  if (strategy == "forward-mode") return jacobian_forward(func, inputs, create_graph, strict);
+  if (strategy != "reverse-mode")
     throw Error(fmt::format("jacobian: expected strategy to be either 'forward-mode' or 'reverse-mode', got '{}'",
                             strategy));
-  }
   std::vector<Tensor> xs = prepare_inputs(inputs, create_graph, "jacobian");
   std::vector<Tensor> outs = call(func, xs, "jacobian");
   std::vector<std::vector<Tensor>> J(outs.size(), std::vector<Tensor>(inputs.size()));

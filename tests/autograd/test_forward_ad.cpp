@@ -196,6 +196,29 @@ BOOST_AUTO_TEST_CASE(functional_jvp_forward_and_double_backward_agree) {
   check_close(AF::jvp(g, x, v).second, (3.0 * x * x + 1.0) * v, 1e-12);
 }
 
+BOOST_AUTO_TEST_CASE(jacobian_forward_strategy_equals_reverse) {
+  // Several inputs and outputs, one of them independent of input 1 (a zero block), a 0-d output.
+  manual_seed(13);
+  const AF::VectorFn f = [](const std::vector<Tensor>& in) {
+    const Tensor& x = in[0];
+    const Tensor& y = in[1];
+    return std::vector<Tensor>{x.matmul(y).tanh(), x.cumsum(1), (x * x).sum()};
+  };
+  const std::vector<Tensor> inputs = {rand64({2, 3}), rand64({3, 2})};
+  const auto fwd = AF::jacobian(f, inputs, false, false, false, "forward-mode");
+  const auto rev = AF::jacobian(f, inputs);
+  BOOST_REQUIRE_EQUAL(fwd.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i)
+    for (std::size_t j = 0; j < 2; ++j) {
+      BOOST_CHECK(fwd[i][j].shape() == rev[i][j].shape());
+      check_close(fwd[i][j], rev[i][j], 1e-12);
+    }
+  check_close(fwd[1][1], zeros({2, 3, 3, 2}, dtype(float64)), 0.0);
+  // inside an open level it cannot open its own
+  fwad::DualLevel level;
+  XGRAD_CHECK_THROW_MSG(AF::jacobian(f, inputs, false, false, false, "forward-mode"), "one is already open");
+}
+
 BOOST_AUTO_TEST_CASE(bit_identical_across_thread_counts) {
   manual_seed(11);
   const Tensor W = rand64({96, 96}), x = rand64({96, 64}), t = rand64({96, 64});

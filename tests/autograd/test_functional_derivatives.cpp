@@ -180,7 +180,10 @@ BOOST_AUTO_TEST_CASE(errors) {
   XGRAD_CHECK_THROW_MSG(F::jacobian(id, zeros({3}, dtype(int64))), "jacobian: input 0 has dtype int64");
   XGRAD_CHECK_THROW_MSG(F::hessian(id, x), "hessian: the user-provided function must return a single tensor");
   XGRAD_CHECK_THROW_MSG(F::hvp(id, x, x), "hvp: the user-provided function must return a single tensor");
-  XGRAD_CHECK_THROW_MSG(F::jacobian(id, x, false, false, false, "forward-mode"), "jacobian: strategy 'forward-mode'");
+  XGRAD_CHECK_THROW_MSG(F::jacobian(id, x, false, /*strict=*/true, false, "forward-mode"),
+                        "jacobian: strict = true is not supported with strategy 'forward-mode'");
+  XGRAD_CHECK_THROW_MSG(F::jacobian(id, x, /*create_graph=*/true, false, false, "forward-mode"),
+                        "jacobian: strategy 'forward-mode' does not support create_graph = true");
   XGRAD_CHECK_THROW_MSG(F::jacobian(id, x, false, false, false, "sideways"), "expected strategy");
   // A single one-element input/output: v defaults to 1.
   Tensor s = f64({2.0});

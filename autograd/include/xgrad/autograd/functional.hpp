@@ -56,7 +56,13 @@ std::pair<Tensor, Tensor> jvp(const TensorFn& func, const Tensor& input, const T
                               bool create_graph = false, bool strict = false);
 
 /// Jacobian: J[i][j] = d(outputs[i])/d(inputs[j]) of shape outputs[i].shape + inputs[j].shape
-/// (PyTorch's layout). strategy: only "reverse-mode" ("forward-mode" throws: not supported yet).
+/// (PyTorch's layout).
+/// strategy "reverse-mode" (default): as below. strategy "forward-mode": one forward-mode pass
+/// (forward_ad.hpp) per input element, whose one-hot tangent gives a column of every output's
+/// Jacobian; cheaper when the inputs have fewer elements than the outputs. It ignores
+/// vectorize (PyTorch requires vectorize = true there), and throws with create_graph = true
+/// or strict = true (PyTorch: not supported together), inside an open DualLevel, and when an
+/// op has no forward rule (forward_ad::NoForwardRule).
 ///
 /// vectorize = false: row by row, one reverse pass (autograd::grad) per output element.
 /// vectorize = true (and create_graph = false): for each output, ONE batched reverse pass
