@@ -10,6 +10,7 @@
 #include "xgrad/autograd/autograd.hpp"
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/factories.hpp"
+#include "xgrad/autograd/linalg.hpp"
 #include "xgrad/autograd/node.hpp"
 #include "xgrad/autograd/reduction.hpp"
 #include "xgrad/autograd/shape.hpp"
@@ -121,6 +122,29 @@ bool element_wise_unary(const std::string& op, const std::vector<Tensor>& inputs
   return std::binary_search(kElementWiseForward.begin(), kElementWiseForward.end(), std::string_view(op));
 }
 
+// Binary ops whose forward derivative needs nothing but the inputs and the output (their
+// backward closures hold no parameters): the rules are written out, one product each instead
+// of the generic rule's backward with a graph plus a reverse pass.
+//   matmul, dot: d(a b) = da b + a db;   a * b: da b + a db;   a / b: (da - out db) / b.
+Tensor binary_rule(const std::string& op, const std::vector<Tensor>& in, const Tensor& out,
+                   const std::vector<Tensor>& t) {
+  if (in.size() != 2 || !in[0].defined() || !in[1].defined()) return {};
+  const Tensor &a = in[0], &b = in[1], &ta = t[0], &tb = t[1];
+  auto plus = [](const Tensor& x, const Tensor& y) { return !x.defined() ? y : !y.defined() ? x : add(x, y); };
+  Tensor r;
+  if (op == "MatmulBackward" || op == "DotBackward") {
+    r = plus(ta.defined() ? matmul(ta, b) : Tensor(), tb.defined() ? matmul(a, tb) : Tensor());
+  } else if (op == "MulBackward") {
+    r = plus(ta.defined() ? mul(ta, b) : Tensor(), tb.defined() ? mul(a, tb) : Tensor());
+  } else if (op == "DivBackward") {
+    const Tensor num = plus(ta, tb.defined() ? neg(mul(out, tb)) : Tensor());
+    r = div(num, b);
+  } else {
+    return {};
+  }
+  return r.shape() == out.shape() ? r : r.expand(out.shape());
+}
+
 std::vector<Tensor> detached(const std::vector<Tensor>& ts) {
   std::vector<Tensor> r;
   r.reserve(ts.size());
@@ -226,6 +250,14 @@ void forward_ad_propagate(const std::string& op, const std::vector<Tensor>& inpu
                               inputs[0].shape()));
     store_result(inputs, outputs[0], r[0]);
     return;
+  }
+
+  if (outputs.size() == 1) {
+    NoGradGuard ng;
+    if (Tensor r = binary_rule(op, detached(inputs), outputs[0].detach(), tangents); r.defined()) {
+      store_result(inputs, outputs[0], r);
+      return;
+    }
   }
 
   // J t = d/du <B(u), t>: B(u) = J^T u is linear in u, so this is exact.

@@ -14,6 +14,8 @@
 //   digamma, polygamma, clamp, pow/add/sub/mul/div by a scalar, round, trunc, frac,
 //   nan_to_num): their Jacobian is diagonal, so J t is the op's backward formula applied to t
 //   (PyTorch's "auto_element_wise" forward derivatives) — one backward evaluation;
+// - matmul, dot, and the tensor-tensor a * b and a / b: their forward derivatives written out
+//   (da b + a db; (da - out db) / b), one product each;
 // - every other op: J t is derived from the op's own backward formula B(g) = J^T g, which is
 //   linear in g: J t = d/du <B(u), t> (a transpose of the vector-Jacobian product, taken
 //   locally at the op: one backward evaluation recorded with a graph plus one reverse pass
