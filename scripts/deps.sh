@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(cmake g++ make libxtensor-dev libxtensor-blas-dev libxsimd-dev xtl-dev libopenblas-dev libtbb-dev
   libfmt-dev libboost-test-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libstb-dev gnuplot-nox dataset-fashion-mnist fortunes python3
-  libopenmpi-dev openmpi-bin)
+  libopenmpi-dev openmpi-bin valgrind)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
