@@ -68,7 +68,11 @@ void im2col(const T* x, T* cols, const Geom& g, bool image_major) {
             const std::int64_t r = c * K + (kd * g.k[1] + kh) * g.k[2] + kw;
             T* dst = cols + (image_major ? n * C * K + r : r * N + n) * L;
             if (shifted) {
-              shifted_plane(xp, dst, g.in[1], g.out[1], g.in[2], kh * g.dil[1] - g.pad[1], kw * g.dil[2] - g.pad[2]);
+              // One input and one output plane: the depth tap reads plane 0 or the padding.
+              if (kd * g.dil[0] - g.pad[0] != 0)
+                std::fill(dst, dst + L, T(0));
+              else
+                shifted_plane(xp, dst, g.in[1], g.out[1], g.in[2], kh * g.dil[1] - g.pad[1], kw * g.dil[2] - g.pad[2]);
               continue;
             }
             const std::int64_t offw = kw * g.dil[2] - g.pad[2];

@@ -91,6 +91,11 @@ const std::vector<Cfg> kConfigs = {
     {1, 2, 3, 1, {1, 3}, {5, 5}, {1, 1}, {2, 2}, {1, 1}},
     {2, 3, 2, 1, {6, 5}, {3, 3}, {1, 1}, {2, 2}, {2, 2}},
     {1, 2, 2, 1, {4, 7}, {3, 5}, {1, 1}, {0, 2}, {1, 1}},
+    // 3-d with one input and one output plane in depth (the shifted-plane path): every depth
+    // tap of the first reads only padding (the result is the bias), the second reads plane 0
+    // with its middle tap; found by the differential test against libtorch.
+    {2, 2, 1, 1, {1, 2, 2}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}, {2, 2, 2}},
+    {2, 2, 3, 1, {1, 3, 4}, {3, 2, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}},
 };
 
 }  // namespace
