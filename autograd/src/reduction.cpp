@@ -266,9 +266,13 @@ Tensor var_std(const Tensor& a, const Dims& dims, std::int64_t correction, bool 
     const std::int64_t n = reduced_count(a.shape(), mask);
     Shape kept = detail::reduced_shape(a.shape(), mask, true);
     if (take_sqrt) {
-      // d std / da_i = (d var / da_i) / (2 std) = (a_i - mean) / ((N - correction) std).
+      // d std / da_i = (d var / da_i) / (2 std) = (a_i - mean) / ((N - correction) std); where
+      // std = 0 (no spread) the gradient is 0, as in PyTorch (it masks the 0/0).
       record("StdBackward", {a}, {out}, {a, out}, [dims, kept, n, correction](const Grads& g, const Grads& s) {
-        return Grads{var_grad(div(g[0], mul(s[1], 2.0)), s[0], dims, kept, n, correction)};
+        // (the denominator is made safe too, so that the second derivative is not 0 * inf)
+        const Tensor nonzero = ne(s[1], 0.0);
+        const Tensor gvar = where(nonzero, div(g[0], where(nonzero, mul(s[1], 2.0), 1.0)), 0.0);
+        return Grads{var_grad(gvar, s[0], dims, kept, n, correction)};
       });
     } else {
       // d var / da_i = 2 (a_i - mean) / (N - correction) (the mean's own gradient cancels).

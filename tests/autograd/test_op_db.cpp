@@ -172,7 +172,12 @@ std::vector<OpInfo> reduction_ops() {
       {.name = "var", .fn = u([](auto x) { return var(x); }), .samples = kReduce},
       {.name = "var_dim_biased_keepdim", .fn = u([](auto x) { return var(x, {1}, 0, true); }), .samples = kReduce},
       {.name = "std", .fn = u([](auto x) { return xgrad::std(x); }), .samples = kReduce},
-      {.name = "std_dim", .fn = u([](auto x) { return xgrad::std(x, {0}); }), .samples = kReduce},
+      // Not the expanded variant: its rows are equal, std is 0 there and not differentiable
+      // (PyTorch's gradient is 0, the numerical one is noise).
+      {.name = "std_dim",
+       .fn = u([](auto x) { return xgrad::std(x, {0}); }),
+       .samples = kReduce,
+       .variants = kContiguous | kTransposed | kStrided},
       {.name = "logsumexp", .fn = u([](auto x) { return logsumexp(x); }), .samples = kReduce},
       {.name = "logsumexp_dim_keepdim", .fn = u([](auto x) { return logsumexp(x, {-1}, true); }), .samples = kReduce},
       {.name = "norm_2", .fn = u([](auto x) { return norm(x); }), .samples = kReduce},

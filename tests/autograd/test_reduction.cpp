@@ -587,4 +587,17 @@ BOOST_AUTO_TEST_CASE(determinism) {
   BOOST_CHECK_LE(std::fabs(one - ref), 1e-6 * std::max(1.0, std::fabs(ref)));
 }
 
+BOOST_AUTO_TEST_CASE(std_gradient_without_spread_is_zero) {
+  // std = sqrt(var) has no derivative where every element is equal; PyTorch masks the 0/0 of
+  // (a_i - mean) / ((N - correction) std) to 0, and so does xgrad (it was NaN). Second
+  // derivatives stay finite too. Found by the differential test against libtorch.
+  Tensor one = tensor({1.6530964897821794}, TensorOptions().dtype(float64).requires_grad());
+  xgrad::std(one, {0}, 0, true).sum().backward();
+  test::check_values(one.grad(), {1}, {0.0});
+  Tensor same = tensor({2.0, 2.0, 2.0}, TensorOptions().dtype(float64).requires_grad());
+  Tensor g = autograd::grad({xgrad::std(same)}, {same}, {}, {.create_graph = true})[0];
+  test::check_values(g, {3}, {0.0, 0.0, 0.0});
+  test::check_values(autograd::grad({g.sum()}, {same})[0], {3}, {0.0, 0.0, 0.0});
+}
+
 BOOST_AUTO_TEST_SUITE_END()

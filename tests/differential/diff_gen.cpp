@@ -173,13 +173,6 @@ std::vector<std::pair<std::string, Gen>> make_table() {
       if (vs) n.ip.push_back(c.irand(0, 1));
       n.ip.insert(n.ip.end(), dims.begin(), dims.end());
       if (op == "norm") n.dp = {c.choice(std::vector<double>{1.0, 2.0, INFINITY})};  // xgrad: no other p (README.md)
-      if (op == "std") {
-        // Known xgrad mismatch (README.md): where a reduced slice has zero spread (one element,
-        // or all equal) xgrad's std gradient is NaN, PyTorch's is 0 (it masks result == 0).
-        std::int64_t count = dims.empty() ? numel(s) : 1;
-        for (auto d : dims) count *= s[static_cast<std::size_t>(d < 0 ? d + nd(s) : d)];
-        if ((count == 1 || c.ties(x)) && !known_mismatches()) return false;
-      }
       return !((op == "amax" || op == "amin" || (op == "norm" && std::isinf(n.dp[0]))) && c.ties(x));
     });
   }
