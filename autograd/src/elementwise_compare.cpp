@@ -81,8 +81,11 @@ Tensor extremum(const Tensor& a_in, const Tensor& b_in, bool greater) {
     const bool ra = a.requires_grad(), rb = b.requires_grad();
     record(greater ? "MaximumBackward" : "MinimumBackward", {a, b}, {out}, {a, b},
            [greater, ra, rb](const Grads& g, const Grads& s) {
-             return Grads{ra ? mul(g[0], extremum_weight(s[0], s[1], greater)) : Tensor(),
-                          rb ? mul(g[0], extremum_weight(s[1], s[0], greater)) : Tensor()};
+             // Selected, not multiplied: a NaN gradient does not reach the unselected side
+             // (PyTorch's masked_fill).
+             auto part = [&](const Tensor& w) { return where(ne(w, 0.0), mul(g[0], w), 0.0); };
+             return Grads{ra ? part(extremum_weight(s[0], s[1], greater)) : Tensor(),
+                          rb ? part(extremum_weight(s[1], s[0], greater)) : Tensor()};
            });
   }
   return out;

@@ -269,7 +269,7 @@ Tensor hardtanh(const Tensor& x, double min_val, double max_val) {
         using T = decltype(v);
         return v > static_cast<T>(min_val) && v < static_cast<T>(max_val) ? T(1) : T(0);
       });
-      return Grads{mul(g[0], d)};
+      return Grads{where(ne(d, 0.0), g[0], 0.0)};  // selected: a NaN gradient stops at the bounds
     });
   }
   return y;

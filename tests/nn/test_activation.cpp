@@ -743,4 +743,20 @@ BOOST_AUTO_TEST_CASE(activations_under_the_xgrad_namespace) {
                   {rand64({3, 4}).requires_grad_()});
 }
 
+BOOST_AUTO_TEST_CASE(nan_gradient_stops_at_unselected_branches) {
+  // PyTorch selects the gradient (where / masked_fill) instead of multiplying it by a 0/1 mask,
+  // so a NaN flowing back (e.g. from hypot(0, 0)) does not reach the inputs of the inactive
+  // branch: hardtanh/relu6 outside (min, max), the smaller side of maximum. Found by the
+  // differential test against libtorch.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  Tensor x = tensor({-2.0, 0.5, 7.0}, TensorOptions().dtype(float64).requires_grad());
+  F::relu6(x).backward(tensor({nan, 1.0, nan}, dtype(float64)));
+  test::check_values(x.grad(), {3}, {0.0, 1.0, 0.0});
+  Tensor a = tensor({1.0, 5.0}, TensorOptions().dtype(float64).requires_grad());
+  Tensor b = tensor({3.0, 2.0}, TensorOptions().dtype(float64).requires_grad());
+  maximum(a, b).backward(tensor({nan, nan}, dtype(float64)));
+  test::check_values(a.grad(), {2}, {0.0, nan});
+  test::check_values(b.grad(), {2}, {nan, 0.0});
+}
+
 BOOST_AUTO_TEST_SUITE_END()
