@@ -6,6 +6,7 @@
 #include "kernel.hpp"
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/factories.hpp"
+#include "xgrad/autograd/linalg_functions.hpp"
 #include "xgrad/autograd/reduction.hpp"
 #include "xgrad/autograd/shape.hpp"
 
@@ -385,6 +386,18 @@ Tensor logsumexp(const Tensor& a, const Dims& dims, bool keepdim) {
   return out;
 }
 
+namespace {
+// The p-norms without a kernel of their own are linalg::vector_norm's (PyTorch's torch.norm
+// is vector_norm for a vector p too).
+Tensor norm_general(const Tensor& a, double p, const Dims& dims, bool keepdim) {
+  if (!is_floating(a.dtype()))
+    throw Error(fmt::format("norm: expected a floating dtype (float32 or float64), got {} for tensor of shape {}",
+                            a.dtype(), a.shape()));
+  if (std::isnan(p)) throw Error(fmt::format("norm: p must be a number, got {}", p));
+  return linalg::vector_norm(a, p, dims, keepdim);
+}
+}  // namespace
+
 Tensor norm(const Tensor& a, double p, const Dims& dims, bool keepdim) {
   detail::check_defined(a, "norm");
   int kind = 0;
@@ -395,7 +408,7 @@ Tensor norm(const Tensor& a, double p, const Dims& dims, bool keepdim) {
   else if (p == std::numeric_limits<double>::infinity())
     kind = 3;
   else
-    throw Error(fmt::format("norm: unsupported p = {} (supported: 1, 2 and inf)", p));
+    return norm_general(a, p, dims, keepdim);
   const auto mask = detail::reduce_mask(a.shape(), dims, "norm");
   if (kind == 3) check_nonempty_reduction(a, mask, "norm (p = inf)");
   Tensor out = norm_kernel(a, mask, detail::reduced_shape(a.shape(), mask, keepdim), kind);

@@ -169,7 +169,7 @@ std::vector<std::pair<std::string, Gen>> make_table() {
       n.ip = {dims.empty() ? 0 : (c.coin() ? 1 : 0)};
       if (vs) n.ip.push_back(c.irand(0, 1));
       n.ip.insert(n.ip.end(), dims.begin(), dims.end());
-      if (op == "norm") n.dp = {c.choice(std::vector<double>{1.0, 2.0, INFINITY})};  // xgrad: no other p (README.md)
+      if (op == "norm") n.dp = {c.choice(std::vector<double>{1.0, 1.5, 2.0, 3.0, INFINITY})};
       return !((op == "amax" || op == "amin" || (op == "norm" && std::isinf(n.dp[0]))) && c.ties(x));
     });
   }

@@ -84,9 +84,12 @@ Tensor std(const Tensor& a, const Dims& dims = {}, std::int64_t correction = 1, 
 /// Floating dtypes only.
 Tensor logsumexp(const Tensor& a, const Dims& dims = {}, bool keepdim = false);
 /// Vector p-norm over dims: p = 1: sum |a|; p = 2: sqrt(sum a^2); p = inf
-/// (std::numeric_limits<double>::infinity()): max |a|. Other p throw. Floating dtypes only.
+/// (std::numeric_limits<double>::infinity()): max |a|; any other p (-inf, 0, fractional,
+/// negative) is linalg::vector_norm's (linalg_functions.hpp: min |a|, the count of non-zeros,
+/// (sum |a|^p)^(1/p)), as PyTorch's torch.norm. Floating dtypes only; a NaN p throws.
 /// d/da for p = 2 is a / norm (0 where the norm is 0); p = 1: sign(a); p = inf: sign(a) at
-/// the elements of largest |a|, split evenly among ties. p = inf throws on an empty reduction.
+/// the elements of largest |a|, split evenly among ties; other p: vector_norm's gradients.
+/// p = +-inf throw on an empty reduction.
 Tensor norm(const Tensor& a, double p = 2.0, const Dims& dims = {}, bool keepdim = false);
 
 /// One-dim forms of var, std, logsumexp and norm (see DimIndex): xgrad::std(a, 1) is the std
