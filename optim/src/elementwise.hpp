@@ -23,8 +23,9 @@ Tensor ElementwiseOptimizer<Derived, Options, State>::step(const LossClosure& cl
       State& st = lazy_state<State>(p, [] { return State(); });
       Derived::init_state(p, st, o);
       if constexpr (requires { st.step += 1; }) st.step += 1;
-      kernel::dispatch_floating(
-          p.dtype(), op, [&]<class T>() { Derived::template update<T>(p, p.data_ptr<T>(), g.data_ptr<T>(), st, o); });
+      kernel::dispatch_floating(p.dtype(), op, [&]<class T>() {
+        Derived::template update<T>(p, p.template data_ptr<T>(), g.template data_ptr<T>(), st, o);
+      });
       detail::bump_version(p);
     }
   }
