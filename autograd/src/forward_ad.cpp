@@ -220,8 +220,6 @@ namespace detail {
 
 bool forward_ad_enabled() { return g_level_open.load(std::memory_order_relaxed) && t_in_rule == 0; }
 
-bool has_tangent(const Tensor& t) { return forward_ad_enabled() && tangent_of(t).defined(); }
-
 bool any_has_tangent(const std::vector<Tensor>& ts) {
   if (!forward_ad_enabled()) return false;
   return std::any_of(ts.begin(), ts.end(), [](const Tensor& t) { return tangent_of(t).defined(); });

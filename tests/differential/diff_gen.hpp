@@ -131,16 +131,6 @@ struct Ctx {
   }
 };
 
-/// Whether the generator also makes the graphs of the known xgrad mismatches (README.md), to
-/// check a fix: environment variable XGRAD_DIFF_KNOWN=1.
-inline bool known_mismatches() {
-  static const bool on = [] {
-    const char* v = std::getenv("XGRAD_DIFF_KNOWN");
-    return v != nullptr && std::string(v) == "1";
-  }();
-  return on;
-}
-
 inline bool broadcastable(const Shape& a, const Shape& b) {
   for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
     const auto x = a[a.size() - 1 - i], y = b[b.size() - 1 - i];

@@ -98,7 +98,6 @@ UnpackedDual unpack_dual(const Tensor& t);
 namespace xgrad::detail {
 /// Used by record() and the in-place machinery; not for users.
 bool forward_ad_enabled();  // a level is open and this thread is not evaluating a rule
-bool has_tangent(const Tensor& t);
 bool any_has_tangent(const std::vector<Tensor>& ts);
 /// Gives outputs their tangents (see the rules above). `backward` is the op's backward
 /// formula as passed to record().
