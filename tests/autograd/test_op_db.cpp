@@ -181,6 +181,7 @@ std::vector<OpInfo> reduction_ops() {
       {.name = "logsumexp", .fn = u([](auto x) { return logsumexp(x); }), .samples = kReduce},
       {.name = "logsumexp_dim_keepdim", .fn = u([](auto x) { return logsumexp(x, {-1}, true); }), .samples = kReduce},
       {.name = "norm_2", .fn = u([](auto x) { return norm(x); }), .samples = kReduce},
+      {.name = "norm_3_dim", .fn = u([](auto x) { return norm(x, 3.0, {-1}); }), .samples = kReduce},
       {.name = "norm_1_dim", .fn = u([](auto x) { return norm(x, 1.0, {1}); }), .domains = {Dom::AwayFromZero},
        .samples = kReduce},
       {.name = "norm_inf", .fn = u([inf](auto x) { return norm(x, inf); }), .samples = kReduce},
