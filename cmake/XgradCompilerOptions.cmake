@@ -13,6 +13,12 @@ if(XGRAD_SANITIZE)
   add_link_options(-fsanitize=${XGRAD_SANITIZE})
 endif()
 
+# Every target of this build, tests included, sees the same XGRAD_SIMD_CLONES expansion.
+if(NOT XGRAD_SIMD_CLONES)
+  message(STATUS "xgrad: SIMD clones off (XGRAD_NO_SIMD_CLONES)")
+  add_compile_definitions(XGRAD_NO_SIMD_CLONES)
+endif()
+
 # Math functions never report through errno here: without this GCC cannot vectorise loops
 # that call sqrt (Adam's update, norms), since each call might have to set errno.
 add_compile_options(-fno-math-errno)

@@ -9,7 +9,6 @@
 #include <utility>
 
 #include <fmt/format.h>
-#include <tbb/task_group.h>
 
 #include "common.hpp"
 #include "xgrad/autograd/kernel/kernel.hpp"
@@ -185,7 +184,7 @@ struct EpochState {
   std::int64_t current = 0;
   Batch batch;
 
-  tbb::task_group group;
+  kernel::TaskGroup group;  // its edges are stated to ThreadSanitizer (kernel/parallel.hpp)
   bool pending = false;
   Batch next;
   std::exception_ptr error;

@@ -11,7 +11,10 @@
 // NOTE: the clones of one loop may differ in the last bit: GCC contracts a * b + c into an
 // FMA in the AVX2 and AVX-512 clones. Results stay identical at every thread count on one CPU.
 //
-// Off x86-64, or with XGRAD_NO_SIMD_CLONES defined, the macro expands to nothing.
+// Off x86-64, or with XGRAD_NO_SIMD_CLONES defined, the macro expands to nothing: each loop is
+// one plain baseline function. The CMake option XGRAD_SIMD_CLONES=OFF defines it for the whole
+// build; the ThreadSanitizer build needs that, since the loader runs the ifunc resolvers before
+// TSan has initialised and an instrumented resolver crashes there.
 #pragma once
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(XGRAD_NO_SIMD_CLONES)
