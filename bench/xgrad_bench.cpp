@@ -315,7 +315,8 @@ int run_driver(const Options& o) {
     std::vector<double> heap_peaks_x, heap_fwds_x;  // MiB, checkpoint_mlp32*
     // xgrad only: maml_* (libtorch has no functional optimizers to compare with), jacobian_*
     // and checkpoint_* (libtorch's C++ API has no functional jacobian or checkpoint).
-    const bool xgrad_only = name.starts_with("maml_") || name.starts_with("jacobian_") || name.starts_with("checkpoint_");
+    const bool xgrad_only = name.starts_with("maml_") || name.starts_with("jacobian_") || name.starts_with("checkpoint_") ||
+                            name.ends_with("_profiled");  // issue 16: the profiler's cost, xgrad only
     bool x_ok = true, t_ok = !twin.empty() && !xgrad_only;
     for (int rep = 0; rep < o.repeat; ++rep) {
       std::cerr << fmt::format("[{}] repetition {}/{}\n", name, rep + 1, o.repeat);

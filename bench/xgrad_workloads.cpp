@@ -328,6 +328,8 @@ bool run_xgrad_meta_workload(const bench::WorkerArgs& a);
 /// The autodiff-toolkit workloads of issue 20 (xgrad_workloads_autodiff.cpp): runs `a.workload`
 /// if it is one of them, else returns false.
 bool run_xgrad_autodiff_workload(const bench::WorkerArgs& a);
+/// The profiler workload of issue 16 (xgrad_workloads_profiler.cpp), likewise.
+bool run_xgrad_profiler_workload(const bench::WorkerArgs& a);
 
 int run_xgrad_worker(const bench::WorkerArgs& a) {
   try {
@@ -351,7 +353,8 @@ int run_xgrad_worker(const bench::WorkerArgs& a) {
     else if (w == "cnn_step") cnn_step(a);
     else if (w == "conv_3x3_256") conv_3x3_256(a);
     else if (w == "fashion_cnn_epoch") fashion_cnn_epoch(a);
-    else if (!run_xgrad_seq_workload(a) && !run_xgrad_meta_workload(a) && !run_xgrad_autodiff_workload(a))
+    else if (!run_xgrad_seq_workload(a) && !run_xgrad_meta_workload(a) && !run_xgrad_autodiff_workload(a) &&
+             !run_xgrad_profiler_workload(a))
       throw std::runtime_error("unknown workload " + w);
   } catch (const std::exception& e) {
     std::printf("error %s\n", e.what());

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "xgrad/autograd/memory.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -14,7 +15,16 @@ namespace {
 constexpr std::size_t kAlign = 64;
 constexpr std::size_t kPage = 4096;
 
+// Under AddressSanitizer the cache is off, so that a use after free reaches ASan's quarantine.
+// GCC defines __SANITIZE_ADDRESS__; clang (before 17) only answers __has_feature.
 #if defined(__SANITIZE_ADDRESS__)
+#define XGRAD_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define XGRAD_ASAN 1
+#endif
+#endif
+#if defined(XGRAD_ASAN)
 constexpr std::size_t kDefaultLimit = 0;
 #else
 constexpr std::size_t kDefaultLimit = std::size_t{1} << 30;
@@ -85,6 +95,7 @@ std::size_t cache_limit() {
 namespace detail {
 
 void* allocate_buffer(std::size_t n) {
+  if (profiler_active()) profiler_count_bytes(n);
   if (n < kMinCachedBytes) return ::operator new(n, std::align_val_t{kAlign});
   const std::size_t cls = size_class(n);
   {

@@ -14,6 +14,7 @@
 #include "xgrad/autograd/linalg.hpp"
 #include "xgrad/autograd/reduction.hpp"
 #include "xgrad/autograd/shape.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -174,6 +175,7 @@ std::pair<Tensor, Labels> contract(Tensor l, Labels ll, Tensor r, Labels rl, con
 }  // namespace
 
 Tensor einsum(std::string_view equation, const std::vector<Tensor>& operands) {
+  XGRAD_PROFILE_OP("einsum");
   Context ctx{equation, {}};
   for (const Tensor& t : operands) {
     detail::check_defined(t, "einsum");

@@ -6,6 +6,7 @@
 #include "view.hpp"
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/factories.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -130,6 +131,7 @@ Tensor detail::promoted(const Tensor& a, double s, std::string_view op) {
 }
 
 Tensor add(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("add", a, b);
   if (detail::needs_promotion(a, b, "add")) {
     const auto [x, y] = detail::promoted(a, b, "add");
     return add(x, y);
@@ -146,6 +148,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("sub", a, b);
   if (detail::needs_promotion(a, b, "sub")) {
     const auto [x, y] = detail::promoted(a, b, "sub");
     return sub(x, y);
@@ -165,6 +168,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("mul", a, b);
   if (detail::needs_promotion(a, b, "mul")) {
     const auto [x, y] = detail::promoted(a, b, "mul");
     return mul(x, y);
@@ -205,6 +209,7 @@ Tensor detail::divide(const Tensor& a, const Tensor& b, std::string_view op) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("div", a, b);
   // True division, as PyTorch: integer and bool operands divide in float32.
   if (detail::needs_promotion(a, b, "div") || !is_floating(a.dtype())) {
     Dtype r = result_type(a, b);
@@ -225,6 +230,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 Tensor add(const Tensor& a, double s) {
+  XGRAD_PROFILE_OP("add", a);
   detail::check_defined(a, "add");
   if (!is_floating(a.dtype())) {
     const Tensor x = detail::promoted(a, s, "add");
@@ -236,9 +242,13 @@ Tensor add(const Tensor& a, double s) {
   return out;
 }
 
-Tensor sub(const Tensor& a, double s) { return add(a, -s); }
+Tensor sub(const Tensor& a, double s) {
+  XGRAD_PROFILE_OP("sub", a);
+  return add(a, -s);
+}
 
 Tensor mul(const Tensor& a, double s) {
+  XGRAD_PROFILE_OP("mul", a);
   detail::check_defined(a, "mul");
   if (!is_floating(a.dtype())) {
     const Tensor x = detail::promoted(a, s, "mul");
@@ -251,6 +261,7 @@ Tensor mul(const Tensor& a, double s) {
 }
 
 Tensor div(const Tensor& a_in, const Tensor& b_in, std::string_view rounding_mode) {
+  XGRAD_PROFILE_OP("div", a_in, b_in);
   const bool floor = rounding_mode == "floor";
   if (!floor && rounding_mode != "trunc")
     throw Error(fmt::format("div: expected rounding_mode to be one of \"trunc\" or \"floor\", but found \"{}\"",
@@ -296,9 +307,13 @@ Tensor div(const Tensor& a_in, const Tensor& b_in, std::string_view rounding_mod
   return q;
 }
 
-Tensor floor_divide(const Tensor& a, const Tensor& b) { return div(a, b, "floor"); }
+Tensor floor_divide(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("floor_divide", a, b);
+  return div(a, b, "floor");
+}
 
 Tensor div(const Tensor& a, double s) {
+  XGRAD_PROFILE_OP("div", a);
   detail::check_defined(a, "div");
   if (!is_floating(a.dtype())) return div(a.to(Dtype::float32), s);
   Tensor out = scalar_op(a, "div", [s]<class T>(T x) { return static_cast<T>(x / static_cast<T>(s)); });
@@ -308,6 +323,7 @@ Tensor div(const Tensor& a, double s) {
 }
 
 Tensor rsub(const Tensor& a, double s) {
+  XGRAD_PROFILE_OP("rsub", a);
   detail::check_defined(a, "rsub");
   if (!is_floating(a.dtype())) {
     const Tensor x = detail::promoted(a, s, "rsub");
@@ -320,6 +336,7 @@ Tensor rsub(const Tensor& a, double s) {
 }
 
 Tensor rdiv(const Tensor& a, double s) {
+  XGRAD_PROFILE_OP("rdiv", a);
   detail::check_defined(a, "rdiv");
   if (!is_floating(a.dtype())) return rdiv(a.to(Dtype::float32), s);
   Tensor out = scalar_op(a, "rdiv", [s]<class T>(T x) { return static_cast<T>(static_cast<T>(s) / x); });
@@ -333,6 +350,7 @@ Tensor rdiv(const Tensor& a, double s) {
 }
 
 Tensor neg(const Tensor& a) {
+  XGRAD_PROFILE_OP("neg", a);
   Tensor out = scalar_op(a, "neg", []<class T>(T x) { return detail::wrap_neg(x); });
   if (any_requires_grad({&a}))
     record("NegBackward", {a}, {out}, {}, [](const Grads& g, const Grads&) { return Grads{neg(g[0])}; });

@@ -6,6 +6,7 @@
 #include "kernel.hpp"
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/factories.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -93,20 +94,57 @@ Tensor extremum(const Tensor& a_in, const Tensor& b_in, bool greater) {
 
 }  // namespace
 
-Tensor eq(const Tensor& a, const Tensor& b) { return compare(a, b, "eq", std::equal_to<>()); }
-Tensor ne(const Tensor& a, const Tensor& b) { return compare(a, b, "ne", std::not_equal_to<>()); }
-Tensor lt(const Tensor& a, const Tensor& b) { return compare(a, b, "lt", std::less<>()); }
-Tensor le(const Tensor& a, const Tensor& b) { return compare(a, b, "le", std::less_equal<>()); }
-Tensor gt(const Tensor& a, const Tensor& b) { return compare(a, b, "gt", std::greater<>()); }
-Tensor ge(const Tensor& a, const Tensor& b) { return compare(a, b, "ge", std::greater_equal<>()); }
-Tensor eq(const Tensor& a, double s) { return compare(a, s, "eq", std::equal_to<>()); }
-Tensor ne(const Tensor& a, double s) { return compare(a, s, "ne", std::not_equal_to<>()); }
-Tensor lt(const Tensor& a, double s) { return compare(a, s, "lt", std::less<>()); }
-Tensor le(const Tensor& a, double s) { return compare(a, s, "le", std::less_equal<>()); }
-Tensor gt(const Tensor& a, double s) { return compare(a, s, "gt", std::greater<>()); }
-Tensor ge(const Tensor& a, double s) { return compare(a, s, "ge", std::greater_equal<>()); }
+Tensor eq(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("eq", a, b);
+  return compare(a, b, "eq", std::equal_to<>());
+}
+Tensor ne(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("ne", a, b);
+  return compare(a, b, "ne", std::not_equal_to<>());
+}
+Tensor lt(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("lt", a, b);
+  return compare(a, b, "lt", std::less<>());
+}
+Tensor le(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("le", a, b);
+  return compare(a, b, "le", std::less_equal<>());
+}
+Tensor gt(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("gt", a, b);
+  return compare(a, b, "gt", std::greater<>());
+}
+Tensor ge(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("ge", a, b);
+  return compare(a, b, "ge", std::greater_equal<>());
+}
+Tensor eq(const Tensor& a, double s) {
+  XGRAD_PROFILE_OP("eq", a);
+  return compare(a, s, "eq", std::equal_to<>());
+}
+Tensor ne(const Tensor& a, double s) {
+  XGRAD_PROFILE_OP("ne", a);
+  return compare(a, s, "ne", std::not_equal_to<>());
+}
+Tensor lt(const Tensor& a, double s) {
+  XGRAD_PROFILE_OP("lt", a);
+  return compare(a, s, "lt", std::less<>());
+}
+Tensor le(const Tensor& a, double s) {
+  XGRAD_PROFILE_OP("le", a);
+  return compare(a, s, "le", std::less_equal<>());
+}
+Tensor gt(const Tensor& a, double s) {
+  XGRAD_PROFILE_OP("gt", a);
+  return compare(a, s, "gt", std::greater<>());
+}
+Tensor ge(const Tensor& a, double s) {
+  XGRAD_PROFILE_OP("ge", a);
+  return compare(a, s, "ge", std::greater_equal<>());
+}
 
 Tensor sign(const Tensor& a) {
+  XGRAD_PROFILE_OP("sign", a);
   detail::check_defined(a, "sign");
   Tensor out = detail::make_tensor(a.shape(), a.dtype());
   // (0 < x) - (x < 0): 0 for 0 and for NaN.
@@ -116,10 +154,17 @@ Tensor sign(const Tensor& a) {
   return out;
 }
 
-Tensor maximum(const Tensor& a, const Tensor& b) { return extremum(a, b, true); }
-Tensor minimum(const Tensor& a, const Tensor& b) { return extremum(a, b, false); }
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("maximum", a, b);
+  return extremum(a, b, true);
+}
+Tensor minimum(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("minimum", a, b);
+  return extremum(a, b, false);
+}
 
 Tensor where(const Tensor& cond, const Tensor& a_in, const Tensor& b_in) {
+  XGRAD_PROFILE_OP("where", cond, a_in, b_in);
   detail::check_defined(cond, "where");
   const auto [a, b] = detail::promoted(a_in, b_in, "where");
   Shape os = broadcast_shapes(a.shape(), b.shape(), "where");
@@ -170,10 +215,12 @@ Tensor where(const Tensor& cond, const Tensor& a_in, const Tensor& b_in) {
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, double b) {
+  XGRAD_PROFILE_OP("where", cond, a);
   detail::check_defined(a, "where");
   return where(cond, a, scalar_tensor(b, dtype(result_type(a, b))));
 }
 Tensor where(const Tensor& cond, double a, const Tensor& b) {
+  XGRAD_PROFILE_OP("where", cond, b);
   detail::check_defined(b, "where");
   return where(cond, scalar_tensor(a, dtype(result_type(b, a))), b);
 }

@@ -10,6 +10,7 @@
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/factories.hpp"
 #include "xgrad/autograd/math.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -121,23 +122,29 @@ Tensor mask3(const Tensor& a, const Tensor& b, const Tensor& c, P pred) {
 // ---- classification ---------------------------------------------------------------------------
 
 Tensor isnan(const Tensor& a) {
+  XGRAD_PROFILE_OP("isnan", a);
   return classify(a, "isnan", false, []<class T>(T x) { return std::isnan(x); });
 }
 Tensor isinf(const Tensor& a) {
+  XGRAD_PROFILE_OP("isinf", a);
   return classify(a, "isinf", false, []<class T>(T x) { return std::isinf(x); });
 }
 Tensor isfinite(const Tensor& a) {
+  XGRAD_PROFILE_OP("isfinite", a);
   return classify(a, "isfinite", true, []<class T>(T x) { return std::isfinite(x); });
 }
 Tensor isposinf(const Tensor& a) {
+  XGRAD_PROFILE_OP("isposinf", a);
   return classify(a, "isposinf", false, []<class T>(T x) { return x == std::numeric_limits<T>::infinity(); });
 }
 Tensor isneginf(const Tensor& a) {
+  XGRAD_PROFILE_OP("isneginf", a);
   return classify(a, "isneginf", false, []<class T>(T x) { return x == -std::numeric_limits<T>::infinity(); });
 }
 
 Tensor nan_to_num(const Tensor& a, std::optional<double> nan, std::optional<double> posinf,
                   std::optional<double> neginf) {
+  XGRAD_PROFILE_OP("nan_to_num", a);
   detail::check_defined(a, "nan_to_num");
   if (!is_floating(a.dtype())) return integer_copy(a);
   Tensor out = detail::make_tensor(a.shape(), a.dtype(), "nan_to_num");
@@ -160,6 +167,7 @@ Tensor nan_to_num(const Tensor& a, std::optional<double> nan, std::optional<doub
 // ---- clamp with tensor bounds -------------------------------------------------------------------
 
 Tensor clamp(const Tensor& a_in, const std::optional<Tensor>& min, const std::optional<Tensor>& max) {
+  XGRAD_PROFILE_OP("clamp", a_in);
   detail::check_defined(a_in, "clamp");
   const bool has_lo = min.has_value() && min->defined(), has_hi = max.has_value() && max->defined();
   if (!has_lo && !has_hi)
@@ -232,6 +240,7 @@ T lerp_value(T s, T e, T w) {
 }  // namespace
 
 Tensor lerp(const Tensor& start_in, const Tensor& end_in, double weight) {
+  XGRAD_PROFILE_OP("lerp", start_in, end_in);
   const auto [start, end] = detail::promoted(start_in, end_in, "lerp");
   Tensor out = binary_floating(start, end, "lerp",
                                [weight]<class T>(T s, T e) { return lerp_value(s, e, static_cast<T>(weight)); });
@@ -246,6 +255,7 @@ Tensor lerp(const Tensor& start_in, const Tensor& end_in, double weight) {
 }
 
 Tensor lerp(const Tensor& start_in, const Tensor& end_in, const Tensor& weight_in) {
+  XGRAD_PROFILE_OP("lerp", start_in, end_in, weight_in);
   const auto [s1, e1] = detail::promoted(start_in, end_in, "lerp");
   const auto [start, weight] = detail::promoted(s1, weight_in, "lerp");
   const Tensor end = e1.to(start.dtype());
@@ -268,6 +278,7 @@ Tensor lerp(const Tensor& start_in, const Tensor& end_in, const Tensor& weight_i
 // ---- binary math --------------------------------------------------------------------------------
 
 Tensor hypot(const Tensor& a_in, const Tensor& b_in) {
+  XGRAD_PROFILE_OP("hypot", a_in, b_in);
   const auto [a, b] = detail::promoted(a_in, b_in, "hypot");
   Tensor out = binary_floating(a, b, "hypot", []<class T>(T x, T y) { return std::hypot(x, y); });
   if (any_requires_grad({&a, &b})) {
@@ -283,6 +294,7 @@ Tensor hypot(const Tensor& a_in, const Tensor& b_in) {
 }
 
 Tensor atan2(const Tensor& a_in, const Tensor& b_in) {
+  XGRAD_PROFILE_OP("atan2", a_in, b_in);
   const auto [a, b] = detail::promoted(a_in, b_in, "atan2");
   Tensor out = binary_floating(a, b, "atan2", []<class T>(T y, T x) { return std::atan2(y, x); });
   if (any_requires_grad({&a, &b})) {
@@ -297,6 +309,7 @@ Tensor atan2(const Tensor& a_in, const Tensor& b_in) {
 }
 
 Tensor logaddexp(const Tensor& a_in, const Tensor& b_in) {
+  XGRAD_PROFILE_OP("logaddexp", a_in, b_in);
   const auto [a, b] = detail::promoted(a_in, b_in, "logaddexp");
   Tensor out = binary_floating(a, b, "logaddexp", []<class T>(T x, T y) {
     // NOTE: equal infinities would give inf - inf = NaN in the stable form.
@@ -315,6 +328,7 @@ Tensor logaddexp(const Tensor& a_in, const Tensor& b_in) {
 }
 
 Tensor logaddexp2(const Tensor& a_in, const Tensor& b_in) {
+  XGRAD_PROFILE_OP("logaddexp2", a_in, b_in);
   const auto [a, b] = detail::promoted(a_in, b_in, "logaddexp2");
   Tensor out = binary_floating(a, b, "logaddexp2", []<class T>(T x, T y) {
     if (std::isinf(x) && x == y) return x;
@@ -333,6 +347,7 @@ Tensor logaddexp2(const Tensor& a_in, const Tensor& b_in) {
 }
 
 Tensor xlogy(const Tensor& x_in, const Tensor& y_in) {
+  XGRAD_PROFILE_OP("xlogy", x_in, y_in);
   const auto [x, y] = detail::promoted(x_in, y_in, "xlogy");
   Tensor out = binary_floating(x, y, "xlogy", []<class T>(T u, T v) {
     if (std::isnan(v)) return std::numeric_limits<T>::quiet_NaN();
@@ -360,6 +375,7 @@ Tensor xlogy(const Tensor& x_in, const Tensor& y_in) {
 // ---- rounding -----------------------------------------------------------------------------------
 
 Tensor trunc(const Tensor& a) {
+  XGRAD_PROFILE_OP("trunc", a);
   check_not_bool(a, "trunc");
   if (!is_floating(a.dtype())) return integer_copy(a);
   Tensor out = unary_floating(a, "trunc", []<class T>(T x) { return std::trunc(x); });
@@ -371,6 +387,7 @@ Tensor trunc(const Tensor& a) {
 }
 
 Tensor frac(const Tensor& a) {
+  XGRAD_PROFILE_OP("frac", a);
   Tensor out = unary_floating(a, "frac", []<class T>(T x) { return x - std::trunc(x); });
   if (any_requires_grad({&a})) {
     // d(a - trunc a)/da = 1.
@@ -380,6 +397,7 @@ Tensor frac(const Tensor& a) {
 }
 
 Tensor round(const Tensor& a, std::int64_t decimals) {
+  XGRAD_PROFILE_OP("round", a);
   check_not_bool(a, "round");
   if (!is_floating(a.dtype())) {
     if (decimals == 0) return integer_copy(a);
@@ -406,6 +424,9 @@ Tensor round(const Tensor& a, std::int64_t decimals) {
   return out;
 }
 
-Tensor sgn(const Tensor& a) { return sign(a); }
+Tensor sgn(const Tensor& a) {
+  XGRAD_PROFILE_OP("sgn", a);
+  return sign(a);
+}
 
 }  // namespace xgrad

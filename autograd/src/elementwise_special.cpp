@@ -9,6 +9,7 @@
 #include "kernel.hpp"
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/math.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -193,6 +194,7 @@ double polygamma_d(std::int64_t n, double x, const std::vector<double>& cot_poly
 }  // namespace
 
 Tensor erfinv(const Tensor& a) {
+  XGRAD_PROFILE_OP("erfinv", a);
   Tensor out = unary_in_double(a, "erfinv", erfinv_d);
   if (any_requires_grad({&a})) {
     // d erfinv(y)/dy = 1 / erf'(erfinv y) = sqrt(pi)/2 e^(out^2).
@@ -204,6 +206,7 @@ Tensor erfinv(const Tensor& a) {
 }
 
 Tensor erfc(const Tensor& a) {
+  XGRAD_PROFILE_OP("erfc", a);
   detail::check_defined(a, "erfc");
   Tensor out = detail::make_tensor(a.shape(), a.dtype(), "erfc");
   detail::dispatch_floating(a, "erfc",
@@ -218,6 +221,7 @@ Tensor erfc(const Tensor& a) {
 }
 
 Tensor lgamma(const Tensor& a) {
+  XGRAD_PROFILE_OP("lgamma", a);
   Tensor out = unary_in_double(a, "lgamma", lgamma_d);
   if (any_requires_grad({&a})) {
     // d ln|Gamma(a)|/da = psi(a).
@@ -228,6 +232,7 @@ Tensor lgamma(const Tensor& a) {
 }
 
 Tensor digamma(const Tensor& a) {
+  XGRAD_PROFILE_OP("digamma", a);
   Tensor out = unary_in_double(a, "digamma", digamma_d);
   if (any_requires_grad({&a})) {
     // d psi(a)/da = psi^(1)(a).
@@ -238,6 +243,7 @@ Tensor digamma(const Tensor& a) {
 }
 
 Tensor polygamma(std::int64_t n, const Tensor& a) {
+  XGRAD_PROFILE_OP("polygamma", a);
   detail::check_defined(a, "polygamma");
   if (n < 0) throw Error(fmt::format("polygamma: n must be non-negative, got {}", n));
   if (n > kMaxPolygammaOrder)

@@ -8,6 +8,7 @@
 #include "kernel.hpp"
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/factories.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -114,6 +115,7 @@ Tensor zero_scalar(Dtype d) { return scalar_tensor(0.0, dtype(d)); }
 }  // namespace
 
 Tensor pow(const Tensor& a, double e) {
+  XGRAD_PROFILE_OP("pow", a);
   // Common exponents get their exact, faster forms (chosen once, outside the loop).
   Tensor out;
   if (e == 2.0)
@@ -135,6 +137,7 @@ Tensor pow(const Tensor& a, double e) {
 }
 
 Tensor pow(const Tensor& a_in, const Tensor& b_in) {
+  XGRAD_PROFILE_OP("pow", a_in, b_in);
   const auto [a, b] = detail::promoted(a_in, b_in, "pow");
   const Shape os = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape(), "pow");
   Tensor out = detail::make_tensor(os, a.dtype());
@@ -158,6 +161,7 @@ Tensor pow(const Tensor& a_in, const Tensor& b_in) {
 }
 
 Tensor exp(const Tensor& a) {
+  XGRAD_PROFILE_OP("exp", a);
   Tensor out = unary_floating(
       a, "exp", []<class T>(T x) { return std::exp(x); }, exp_f32_range);
   if (any_requires_grad({&a})) {
@@ -168,6 +172,7 @@ Tensor exp(const Tensor& a) {
 }
 
 Tensor log(const Tensor& a) {
+  XGRAD_PROFILE_OP("log", a);
   Tensor out = unary_floating(a, "log", []<class T>(T x) { return std::log(x); });
   if (any_requires_grad({&a})) {
     // d(ln a)/da = 1/a.
@@ -177,6 +182,7 @@ Tensor log(const Tensor& a) {
 }
 
 Tensor log1p(const Tensor& a) {
+  XGRAD_PROFILE_OP("log1p", a);
   Tensor out = unary_floating(a, "log1p", []<class T>(T x) { return std::log1p(x); });
   if (any_requires_grad({&a})) {
     // d(ln(1 + a))/da = 1/(1 + a).
@@ -187,6 +193,7 @@ Tensor log1p(const Tensor& a) {
 }
 
 Tensor sqrt(const Tensor& a) {
+  XGRAD_PROFILE_OP("sqrt", a);
   Tensor out = unary_floating(a, "sqrt", []<class T>(T x) { return std::sqrt(x); });
   if (any_requires_grad({&a})) {
     // d(sqrt a)/da = 1/(2 sqrt a) = 1/(2 out).
@@ -197,6 +204,7 @@ Tensor sqrt(const Tensor& a) {
 }
 
 Tensor rsqrt(const Tensor& a) {
+  XGRAD_PROFILE_OP("rsqrt", a);
   Tensor out = unary_floating(a, "rsqrt", []<class T>(T x) { return T(1) / std::sqrt(x); });
   if (any_requires_grad({&a})) {
     // d(a^(-1/2))/da = -1/2 a^(-3/2) = -1/2 out^3.
@@ -207,6 +215,7 @@ Tensor rsqrt(const Tensor& a) {
 }
 
 Tensor abs(const Tensor& a) {
+  XGRAD_PROFILE_OP("abs", a);
   Tensor out = unary_any(a, "abs", []<class T>(T x) { return x < T(0) ? detail::wrap_neg(x) : x; });
   if (any_requires_grad({&a})) {
     // d|a|/da = sign(a), 0 at a == 0 (PyTorch's choice of subgradient).
@@ -216,6 +225,7 @@ Tensor abs(const Tensor& a) {
 }
 
 Tensor sin(const Tensor& a) {
+  XGRAD_PROFILE_OP("sin", a);
   Tensor out = unary_floating(a, "sin", []<class T>(T x) { return std::sin(x); });
   if (any_requires_grad({&a})) {
     // d(sin a)/da = cos a.
@@ -225,6 +235,7 @@ Tensor sin(const Tensor& a) {
 }
 
 Tensor cos(const Tensor& a) {
+  XGRAD_PROFILE_OP("cos", a);
   Tensor out = unary_floating(a, "cos", []<class T>(T x) { return std::cos(x); });
   if (any_requires_grad({&a})) {
     // d(cos a)/da = -sin a.
@@ -235,6 +246,7 @@ Tensor cos(const Tensor& a) {
 }
 
 Tensor tanh(const Tensor& a) {
+  XGRAD_PROFILE_OP("tanh", a);
   Tensor out = unary_floating(
       a, "tanh", []<class T>(T x) { return std::tanh(x); }, tanh_f32_range);
   if (any_requires_grad({&a})) {
@@ -246,6 +258,7 @@ Tensor tanh(const Tensor& a) {
 }
 
 Tensor sigmoid(const Tensor& a) {
+  XGRAD_PROFILE_OP("sigmoid", a);
   // NOTE: 1/(1 + e^-x) saturates cleanly: e^-x = inf gives 0, never NaN.
   Tensor out = unary_floating(
       a, "sigmoid", []<class T>(T x) { return T(1) / (T(1) + std::exp(-x)); }, sigmoid_f32_range);
@@ -258,6 +271,7 @@ Tensor sigmoid(const Tensor& a) {
 }
 
 Tensor relu(const Tensor& a) {
+  XGRAD_PROFILE_OP("relu", a);
   // x < 0 ? 0 : x keeps NaN (like PyTorch) and vectorises.
   Tensor out = unary_any(a, "relu", []<class T>(T x) { return x < T(0) ? T(0) : x; });
   if (any_requires_grad({&a})) {
@@ -270,6 +284,7 @@ Tensor relu(const Tensor& a) {
 }
 
 Tensor erf(const Tensor& a) {
+  XGRAD_PROFILE_OP("erf", a);
   Tensor out = unary_floating(a, "erf", []<class T>(T x) { return std::erf(x); });
   if (any_requires_grad({&a})) {
     // d(erf a)/da = 2/sqrt(pi) e^(-a^2).
@@ -281,6 +296,7 @@ Tensor erf(const Tensor& a) {
 }
 
 Tensor clamp(const Tensor& a, std::optional<double> lo, std::optional<double> hi) {
+  XGRAD_PROFILE_OP("clamp", a);
   detail::check_defined(a, "clamp");
   if (!lo && !hi)
     throw Error(fmt::format("clamp: at least one of min and max must be given (tensor of shape {})", a.shape()));

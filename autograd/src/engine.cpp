@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "kernel.hpp"
+#include "profiler_hooks.hpp"
 #include "xgrad/autograd/autograd.hpp"
 #include "xgrad/autograd/factories.hpp"
 
@@ -45,10 +46,13 @@ void check_finite(const Tensor& grad, const Node& n, std::size_t i) {
       for (std::int64_t k = 0; k < g.numel() && !bad; ++k) bad = !std::isfinite(p[k]);
     }
   });
-  if (bad)
-    throw Error(fmt::format("anomaly detected: {} returned NaN or Inf values in its gradient #{} (shape {}); the node "
-                            "was created by {}",
-                            n.name(), i, g.shape(), n.creation_site.empty() ? "an op recorded before anomaly mode" : n.creation_site));
+  if (!bad) return;
+  std::string site = n.creation_site.empty() ? "an op recorded before anomaly mode" : n.creation_site;
+  // Symbolised only now (addr2line): empty without debug info, and the message keeps the op number.
+  if (const std::string at = detail::resolve_creation_site(n.creation_frames); !at.empty()) site += " at " + at;
+  throw Error(fmt::format("anomaly detected: {} returned NaN or Inf values in its gradient #{} (shape {}); the node "
+                          "was created by {}",
+                          n.name(), i, g.shape(), site));
 }
 
 // Runs the graph below `roots`. With no targets every leaf reached accumulates into .grad();
@@ -137,6 +141,7 @@ std::vector<Tensor> run(const std::vector<Edge>& roots, std::vector<Tensor> root
     }
 
     if (auto* acc = dynamic_cast<AccumulateGrad*>(n)) {
+      detail::ProfileBackwardScope profile_scope(*n);
       acc->accumulate(buf[0], create_graph);
       std::vector<Tensor>().swap(buf);
       continue;
@@ -165,6 +170,7 @@ std::vector<Tensor> run(const std::vector<Edge>& roots, std::vector<Tensor> root
       acc = offer ? detail::GradAccumulators{offered.data(), claimed.data(), n->next_edges.size()}
                   : detail::GradAccumulators{};
       try {
+        detail::ProfileBackwardScope profile_scope(*n);
         grads = n->apply(std::move(buf));
         std::vector<Tensor>().swap(buf);
       } catch (...) {

@@ -14,6 +14,7 @@
 #include "xgrad/autograd/masking.hpp"
 #include "xgrad/autograd/scatter.hpp"
 #include "xgrad/autograd/shape.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -185,6 +186,7 @@ Tensor put_rows(const Indexed& r, const Tensor& vb, bool accumulate) {
 }  // namespace
 
 Tensor Tensor::index(const std::vector<indexing::TensorIndex>& indices) const {
+  XGRAD_PROFILE_OP("index", *this);
   Indexed r = apply_indices(*this, indices, "index");
   if (!r.positions.defined()) return r.view;
   const Shape& vs = r.view.shape();
@@ -198,11 +200,13 @@ Tensor Tensor::index(const std::vector<indexing::TensorIndex>& indices) const {
   return out.shape() == want ? out : xgrad::reshape(out, want);
 }
 Tensor Tensor::index(std::initializer_list<indexing::TensorIndex> indices) const {
+  XGRAD_PROFILE_OP("index", *this);
   return index(std::vector<indexing::TensorIndex>(indices));
 }
 
 Tensor& index_put_(Tensor& t, const std::vector<indexing::TensorIndex>& indices, const Tensor& values,
                    bool accumulate) {
+  XGRAD_PROFILE_OP("index_put_", t, values);
   detail::check_inplace_target(t, "index_put_");
   detail::check_defined(values, "index_put_");
   Indexed r = apply_indices(t, indices, "index_put_");
@@ -275,6 +279,7 @@ Tensor& index_put_(Tensor& t, const std::vector<indexing::TensorIndex>& indices,
 }
 
 Tensor& index_put_(Tensor& t, const std::vector<indexing::TensorIndex>& indices, double value, bool accumulate) {
+  XGRAD_PROFILE_OP("index_put_", t);
   detail::check_defined(t, "index_put_");
   return index_put_(t, indices, scalar_tensor(value, dtype(t.dtype())), accumulate);
 }

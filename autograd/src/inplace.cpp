@@ -13,6 +13,7 @@
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/factories.hpp"
 #include "xgrad/autograd/shape.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -85,6 +86,7 @@ Tensor& unary_inplace(Tensor& self, std::string_view op, F f, const OutOfPlace& 
 }  // namespace
 
 Tensor& Tensor::add_(const Tensor& o, double alpha) {
+  XGRAD_PROFILE_OP("add_", *this, o);
   detail::check_int_scalar(*this, alpha, "add_");
   return binary_inplace(
       *this, o, "add_", [alpha]<class T>(T a, T b) { return detail::wrap_add(a, detail::wrap_mul(static_cast<T>(alpha), b)); },
@@ -93,13 +95,18 @@ Tensor& Tensor::add_(const Tensor& o, double alpha) {
         return alpha == 1.0 ? xgrad::add(x, y) : xgrad::add(x, xgrad::mul(y, alpha));
       });
 }
-Tensor& Tensor::sub_(const Tensor& o, double alpha) { return add_(o, -alpha); }
+Tensor& Tensor::sub_(const Tensor& o, double alpha) {
+  XGRAD_PROFILE_OP("sub_", *this, o);
+  return add_(o, -alpha);
+}
 Tensor& Tensor::mul_(const Tensor& o) {
+  XGRAD_PROFILE_OP("mul_", *this, o);
   return binary_inplace(*this, o, "mul_", []<class T>(T a, T b) { return detail::wrap_mul(a, b); },
                         [&](const Tensor& x) { return xgrad::mul(x, inplace_operand(x, o, "mul_")); },
                         /*saves_self=*/true);
 }
 Tensor& Tensor::div_(const Tensor& o) {
+  XGRAD_PROFILE_OP("div_", *this, o);
   detail::check_defined(*this, "div_");
   if (!is_floating(dtype()))  // true division's float result cannot go back into self
     throw Error(fmt::format("div_: result type float32 can't be cast to the desired output type {} (tensor of shape "
@@ -110,19 +117,25 @@ Tensor& Tensor::div_(const Tensor& o) {
                         /*saves_self=*/true);
 }
 Tensor& Tensor::add_(double s) {
+  XGRAD_PROFILE_OP("add_", *this);
   detail::check_defined(*this, "add_");
   detail::check_int_scalar(*this, s, "add_");
   return unary_inplace(*this, "add_", [s]<class T>(T a) { return detail::wrap_add(a, static_cast<T>(s)); },
                        [&](const Tensor& x) { return xgrad::add(x, s); });
 }
-Tensor& Tensor::sub_(double s) { return add_(-s); }
+Tensor& Tensor::sub_(double s) {
+  XGRAD_PROFILE_OP("sub_", *this);
+  return add_(-s);
+}
 Tensor& Tensor::mul_(double s) {
+  XGRAD_PROFILE_OP("mul_", *this);
   detail::check_defined(*this, "mul_");
   detail::check_int_scalar(*this, s, "mul_");
   return unary_inplace(*this, "mul_", [s]<class T>(T a) { return detail::wrap_mul(a, static_cast<T>(s)); },
                        [&](const Tensor& x) { return xgrad::mul(x, s); });
 }
 Tensor& Tensor::div_(double s) {
+  XGRAD_PROFILE_OP("div_", *this);
   detail::check_defined(*this, "div_");
   if (!is_floating(dtype()))
     throw Error(fmt::format("div_: result type float32 can't be cast to the desired output type {} (tensor of shape "
@@ -132,14 +145,19 @@ Tensor& Tensor::div_(double s) {
                        [&](const Tensor& x) { return xgrad::div(x, s); });
 }
 Tensor& Tensor::fill_(double v) {
+  XGRAD_PROFILE_OP("fill_", *this);
   detail::check_defined(*this, "fill_");
   if (dtype() == Dtype::boolean) return copy_(full(shape(), v != 0.0 ? 1.0 : 0.0, xgrad::dtype(Dtype::boolean)));
   // Out of place: 0 * self + v keeps the graph (gradient 0 to the old value).
   return unary_inplace(*this, "fill_", [v]<class T>(T) { return detail::scalar_as<T>(v, "fill_"); },
                        [&](const Tensor& x) { return xgrad::add(xgrad::mul(x, 0.0), v); });
 }
-Tensor& Tensor::zero_() { return fill_(0.0); }
+Tensor& Tensor::zero_() {
+  XGRAD_PROFILE_OP("zero_", *this);
+  return fill_(0.0);
+}
 Tensor& Tensor::clamp_(std::optional<double> lo, std::optional<double> hi) {
+  XGRAD_PROFILE_OP("clamp_", *this);
   if (!lo && !hi) throw Error("clamp_: at least one of min and max must be given");
   for (const auto& bound : {lo, hi})
     if (bound) detail::check_int_scalar(*this, *bound, "clamp_");
@@ -154,6 +172,7 @@ Tensor& Tensor::clamp_(std::optional<double> lo, std::optional<double> hi) {
 }
 
 Tensor& Tensor::copy_(const Tensor& src) {
+  XGRAD_PROFILE_OP("copy_", *this, src);
   detail::check_inplace_target(*this, "copy_");
   detail::check_defined(src, "copy_");
   const Shape bs = broadcast_shapes(shape(), src.shape(), "copy_");

@@ -17,6 +17,7 @@
 #include "xgrad/autograd/linalg.hpp"
 #include "xgrad/autograd/shape.hpp"
 #include "xgrad/autograd/threading.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -387,6 +388,7 @@ void check_operands(const Tensor& a, const Tensor& b, std::string_view op) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("matmul", a, b);
   check_operands(a, b, "matmul");
   if (a.dim() == 0 || b.dim() == 0)
     throw Error(
@@ -408,18 +410,22 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (a.dim() > 1) out.push_back(g.n);
   if (b.dim() > 1) out.push_back(g.m);
   const char* name = a.dim() == 1 && b.dim() == 1 ? "DotBackward" : "MatmulBackward";
+  XGRAD_PROFILE_FLOPS(2 * shape_numel(out) * ka);
   return product(a, la, false, b, lb, false, &out, name);
 }
 
 Tensor mm(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("mm", a, b);
   check_operands(a, b, "mm");
   if (a.dim() != 2 || b.dim() != 2)
     throw Error(fmt::format("mm: expected 2-d tensors, got shapes {} and {}", a.shape(), b.shape()));
   if (a.size(1) != b.size(0)) throw_inner("mm", a, b, a.size(1), b.size(0));
+  XGRAD_PROFILE_FLOPS(2 * a.size(0) * a.size(1) * b.size(1));
   return product(a, a.shape(), false, b, b.shape(), false, nullptr, "MmBackward");
 }
 
 Tensor mm(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
+  XGRAD_PROFILE_OP("mm", a, b);
   check_operands(a, b, "mm");
   if (a.dim() != 2 || b.dim() != 2)
     throw Error(fmt::format("mm: expected 2-d tensors, got shapes {} and {}", a.shape(), b.shape()));
@@ -427,10 +433,12 @@ Tensor mm(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) 
   if (ka != kb)
     throw Error(fmt::format("mm: shapes {}{} and {}{} cannot be multiplied ({} != {})", a.shape(),
                             transpose_a ? "^T" : "", b.shape(), transpose_b ? "^T" : "", ka, kb));
+  XGRAD_PROFILE_FLOPS(2 * a.size(transpose_a ? 1 : 0) * ka * b.size(transpose_b ? 0 : 1));
   return product(a, a.shape(), transpose_a, b, b.shape(), transpose_b, nullptr, "MmBackward");
 }
 
 Tensor bmm(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("bmm", a, b);
   check_operands(a, b, "bmm");
   if (a.dim() != 3 || b.dim() != 3)
     throw Error(fmt::format("bmm: expected 3-d tensors, got shapes {} and {}", a.shape(), b.shape()));
@@ -438,18 +446,22 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
     throw Error(fmt::format("bmm: batch sizes of shapes {} and {} differ ({} != {})", a.shape(), b.shape(), a.size(0),
                             b.size(0)));
   if (a.size(2) != b.size(1)) throw_inner("bmm", a, b, a.size(2), b.size(1));
+  XGRAD_PROFILE_FLOPS(2 * a.size(0) * a.size(1) * a.size(2) * b.size(2));
   return product(a, a.shape(), false, b, b.shape(), false, nullptr, "BmmBackward");
 }
 
 Tensor outer(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("outer", a, b);
   check_operands(a, b, "outer");
   if (a.dim() != 1 || b.dim() != 1)
     throw Error(fmt::format("outer: expected 1-d tensors, got shapes {} and {}", a.shape(), b.shape()));
   // [n, 1] x [1, m]
+  XGRAD_PROFILE_FLOPS(2 * a.size(0) * b.size(0));
   return product(a, Shape{a.size(0), 1}, false, b, Shape{1, b.size(0)}, false, nullptr, "OuterBackward");
 }
 
 Tensor dot(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("dot", a, b);
   check_operands(a, b, "dot");
   if (a.dim() != 1 || b.dim() != 1)
     throw Error(fmt::format("dot: expected 1-d tensors, got shapes {} and {}", a.shape(), b.shape()));
@@ -457,6 +469,7 @@ Tensor dot(const Tensor& a, const Tensor& b) {
     throw Error(fmt::format("dot: expected 1-d tensors of equal length, got shapes {} and {}", a.shape(), b.shape()));
   // [1, k] x [k, 1] -> 0-d
   const Shape scalar{};
+  XGRAD_PROFILE_FLOPS(2 * a.size(0));
   return product(a, Shape{1, a.size(0)}, false, b, Shape{b.size(0), 1}, false, &scalar, "DotBackward");
 }
 

@@ -3,6 +3,7 @@
 #include "kernel.hpp"
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/linalg.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -67,11 +68,17 @@ Tensor add_product(const char* op, const char* node, const Tensor& input, const 
 }  // namespace
 
 Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2, double beta, double alpha) {
-  return add_product("addmm", "AddmmBackward", input, mat1, mat2, beta, alpha, false);
+  XGRAD_PROFILE_OP("addmm", input, mat1, mat2);
+  Tensor out = add_product("addmm", "AddmmBackward", input, mat1, mat2, beta, alpha, false);
+  XGRAD_PROFILE_FLOPS(2 * mat1.size(0) * mat1.size(1) * mat2.size(1));
+  return out;
 }
 
 Tensor baddbmm(const Tensor& input, const Tensor& batch1, const Tensor& batch2, double beta, double alpha) {
-  return add_product("baddbmm", "BaddbmmBackward", input, batch1, batch2, beta, alpha, true);
+  XGRAD_PROFILE_OP("baddbmm", input, batch1, batch2);
+  Tensor out = add_product("baddbmm", "BaddbmmBackward", input, batch1, batch2, beta, alpha, true);
+  XGRAD_PROFILE_FLOPS(2 * batch1.size(0) * batch1.size(1) * batch1.size(2) * batch2.size(2));
+  return out;
 }
 
 }  // namespace xgrad

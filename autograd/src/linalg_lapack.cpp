@@ -18,6 +18,7 @@
 #include "xgrad/autograd/linalg.hpp"
 #include "xgrad/autograd/linalg_functions.hpp"
 #include "xgrad/autograd/shape.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 // LAPACK's Fortran entry points, as OpenBLAS exports them (32-bit integers). A character
 // argument is followed by its hidden length (gfortran's calling convention).
@@ -509,11 +510,13 @@ Tensor det_impl(const Tensor& A, std::string_view op) {
 // ---- public API ------------------------------------------------------------------------------
 
 Tensor inv(const Tensor& A) {
+  XGRAD_PROFILE_OP("linalg.inv", A);
   check_square(A, "linalg.inv");
   return inv_impl(A, "linalg.inv");
 }
 
 Tensor solve(const Tensor& A, const Tensor& B) {
+  XGRAD_PROFILE_OP("linalg.solve", A, B);
   constexpr std::string_view op = "linalg.solve";
   check_square(A, op);
   check_float(B, op, "B");
@@ -534,16 +537,19 @@ Tensor solve(const Tensor& A, const Tensor& B) {
 }
 
 Tensor cholesky(const Tensor& A, bool upper) {
+  XGRAD_PROFILE_OP("linalg.cholesky", A);
   check_square(A, "linalg.cholesky");
   return cholesky_impl(A, upper, "linalg.cholesky");
 }
 
 Tensor det(const Tensor& A) {
+  XGRAD_PROFILE_OP("linalg.det", A);
   check_square(A, "linalg.det");
   return det_impl(A, "linalg.det");
 }
 
 std::tuple<Tensor, Tensor> slogdet(const Tensor& A) {
+  XGRAD_PROFILE_OP("linalg.slogdet", A);
   constexpr std::string_view op = "linalg.slogdet";
   check_square(A, op);
   const Shape batch = batch_of(A.shape());
@@ -573,6 +579,7 @@ std::tuple<Tensor, Tensor> slogdet(const Tensor& A) {
 }
 
 Tensor svdvals(const Tensor& A) {
+  XGRAD_PROFILE_OP("linalg.svdvals", A);
   constexpr std::string_view op = "linalg.svdvals";
   check_matrix(A, op);
   if (!any_requires_grad({&A})) return std::get<1>(svd_impl(A, op, /*compute_uv=*/false));

@@ -11,6 +11,7 @@
 #include "xgrad/autograd/linalg_functions.hpp"
 #include "xgrad/autograd/reduction.hpp"
 #include "xgrad/autograd/shape.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad::linalg {
 
@@ -165,6 +166,7 @@ Tensor matrix_norm_impl(const Tensor& A, const Ord& ord, const Dims& dim, bool k
 }  // namespace
 
 Tensor vector_norm(const Tensor& x, double ord, const Dims& dim, bool keepdim) {
+  XGRAD_PROFILE_OP("linalg.vector_norm", x);
   constexpr std::string_view op = "linalg.vector_norm";
   check_float(x, op);
   if (std::isnan(ord)) throw Error(fmt::format("{}: ord must not be NaN (x of shape {})", op, x.shape()));
@@ -190,10 +192,12 @@ Tensor vector_norm(const Tensor& x, double ord, const Dims& dim, bool keepdim) {
 }
 
 Tensor matrix_norm(const Tensor& A, std::string_view ord, const Dims& dim, bool keepdim) {
+  XGRAD_PROFILE_OP("linalg.matrix_norm", A);
   return matrix_norm_impl(A, Ord(ord), dim, keepdim);
 }
 
 Tensor matrix_norm(const Tensor& A, double ord, const Dims& dim, bool keepdim) {
+  XGRAD_PROFILE_OP("linalg.matrix_norm", A);
   return matrix_norm_impl(A, Ord(ord), dim, keepdim);
 }
 
@@ -215,6 +219,7 @@ void check_norm_dims(const Tensor& A, const std::optional<Dims>& dim, bool has_o
 }  // namespace
 
 Tensor norm(const Tensor& A, std::optional<double> ord, const std::optional<Dims>& dim, bool keepdim) {
+  XGRAD_PROFILE_OP("linalg.norm", A);
   check_norm_dims(A, dim, ord.has_value());
   if (ord && ((dim && dim->size() == 2) || (!dim && A.dim() == 2)))
     return matrix_norm(A, *ord, dim ? *dim : Dims{0, 1}, keepdim);
@@ -222,6 +227,7 @@ Tensor norm(const Tensor& A, std::optional<double> ord, const std::optional<Dims
 }
 
 Tensor norm(const Tensor& A, std::string_view ord, const std::optional<Dims>& dim, bool keepdim) {
+  XGRAD_PROFILE_OP("linalg.norm", A);
   check_norm_dims(A, dim, true);
   return matrix_norm(A, ord, dim ? *dim : Dims{0, 1}, keepdim);
 }

@@ -5,6 +5,7 @@
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/factories.hpp"
 #include "xgrad/autograd/reduction.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -43,15 +44,19 @@ Tensor bitwise(const Tensor& a, const Tensor& b, std::string_view op, F f) {
 }  // namespace
 
 Tensor logical_and(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("logical_and", a, b);
   return logical(a, b, "logical_and", [](bool x, bool y) { return x && y; });
 }
 Tensor logical_or(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("logical_or", a, b);
   return logical(a, b, "logical_or", [](bool x, bool y) { return x || y; });
 }
 Tensor logical_xor(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("logical_xor", a, b);
   return logical(a, b, "logical_xor", [](bool x, bool y) { return x != y; });
 }
 Tensor logical_not(const Tensor& a) {
+  XGRAD_PROFILE_OP("logical_not", a);
   detail::check_defined(a, "logical_not");
   const Tensor x = as_bool(a);
   Tensor out = detail::make_tensor(x.shape(), Dtype::boolean);
@@ -60,15 +65,19 @@ Tensor logical_not(const Tensor& a) {
 }
 
 Tensor bitwise_and(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("bitwise_and", a, b);
   return bitwise(a, b, "bitwise_and", []<class T>(T x, T y) { return static_cast<T>(x & y); });
 }
 Tensor bitwise_or(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("bitwise_or", a, b);
   return bitwise(a, b, "bitwise_or", []<class T>(T x, T y) { return static_cast<T>(x | y); });
 }
 Tensor bitwise_xor(const Tensor& a, const Tensor& b) {
+  XGRAD_PROFILE_OP("bitwise_xor", a, b);
   return bitwise(a, b, "bitwise_xor", []<class T>(T x, T y) { return static_cast<T>(x ^ y); });
 }
 Tensor bitwise_not(const Tensor& a) {
+  XGRAD_PROFILE_OP("bitwise_not", a);
   detail::check_defined(a, "bitwise_not");
   if (a.dtype() == Dtype::boolean) return logical_not(a);
   if (is_floating(a.dtype()))
@@ -88,6 +97,7 @@ Tensor operator^(const Tensor& a, const Tensor& b) { return bitwise_xor(a, b); }
 Tensor operator~(const Tensor& a) { return bitwise_not(a); }
 
 Tensor any(const Tensor& a, const Dims& dims, bool keepdim) {
+  XGRAD_PROFILE_OP("any", a);
   detail::check_defined(a, "any");
   const Tensor b = as_bool(a);
   if (dims.empty() && !keepdim) {
@@ -99,6 +109,7 @@ Tensor any(const Tensor& a, const Dims& dims, bool keepdim) {
 }
 
 Tensor all(const Tensor& a, const Dims& dims, bool keepdim) {
+  XGRAD_PROFILE_OP("all", a);
   detail::check_defined(a, "all");
   const Tensor b = as_bool(a);
   if (dims.empty() && !keepdim) {

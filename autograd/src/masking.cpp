@@ -14,6 +14,7 @@
 #include "xgrad/autograd/factories.hpp"
 #include "xgrad/autograd/reduction.hpp"
 #include "xgrad/autograd/shape.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -106,6 +107,7 @@ Tensor fill_out(const Tensor& t, const Tensor& mask, const Shape& os, const Valu
 }  // namespace
 
 Tensor masked_fill(const Tensor& t, const Tensor& mask, double value) {
+  XGRAD_PROFILE_OP("masked_fill", t, mask);
   detail::check_defined(t, "masked_fill");
   check_mask(mask, "masked_fill");
   const Shape os = t.shape() == mask.shape() ? t.shape() : broadcast_shapes(t.shape(), mask.shape(), "masked_fill");
@@ -117,6 +119,7 @@ Tensor masked_fill(const Tensor& t, const Tensor& mask, double value) {
 }
 
 Tensor masked_fill(const Tensor& t, const Tensor& mask, const Tensor& value) {
+  XGRAD_PROFILE_OP("masked_fill", t, mask, value);
   detail::check_defined(t, "masked_fill");
   check_mask(mask, "masked_fill");
   detail::check_defined(value, "masked_fill");
@@ -146,6 +149,7 @@ Tensor masked_fill(const Tensor& t, const Tensor& mask, const Tensor& value) {
 }
 
 Tensor& masked_fill_(Tensor& t, const Tensor& mask, double value) {
+  XGRAD_PROFILE_OP("masked_fill_", t, mask);
   detail::check_inplace_target(t, "masked_fill_");
   check_mask(mask, "masked_fill_");
   if (broadcast_shapes(t.shape(), mask.shape(), "masked_fill_") != t.shape())
@@ -176,6 +180,7 @@ Tensor& masked_fill_(Tensor& t, const Tensor& mask, double value) {
 }
 
 Tensor masked_select(const Tensor& t, const Tensor& mask) {
+  XGRAD_PROFILE_OP("masked_select", t, mask);
   detail::check_defined(t, "masked_select");
   check_mask(mask, "masked_select");
   const Shape os = t.shape() == mask.shape() ? t.shape() : broadcast_shapes(t.shape(), mask.shape(), "masked_select");
@@ -199,6 +204,7 @@ Tensor masked_select(const Tensor& t, const Tensor& mask) {
 }
 
 Tensor masked_scatter(const Tensor& t, const Tensor& mask, const Tensor& source) {
+  XGRAD_PROFILE_OP("masked_scatter", t, mask, source);
   detail::check_defined(t, "masked_scatter");
   check_mask(mask, "masked_scatter");
   detail::check_defined(source, "masked_scatter");
@@ -245,6 +251,7 @@ Tensor masked_scatter(const Tensor& t, const Tensor& mask, const Tensor& source)
 }
 
 Tensor nonzero(const Tensor& t) {
+  XGRAD_PROFILE_OP("nonzero", t);
   detail::check_defined(t, "nonzero");
   const Tensor p = detail::packed(t);
   const std::int64_t n = t.numel(), nd = t.dim();
@@ -267,6 +274,7 @@ Tensor nonzero(const Tensor& t) {
 }
 
 std::vector<Tensor> nonzero_tuple(const Tensor& t) {
+  XGRAD_PROFILE_OP("nonzero_tuple", t);
   detail::check_defined(t, "nonzero_tuple");
   NoGradGuard ng;
   const Tensor nz = nonzero(t.dim() == 0 ? reshape(t.detach(), {1}) : t);

@@ -1,10 +1,14 @@
 #include "xgrad/autograd/node.hpp"
 
+#include <execinfo.h>
+
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <optional>
 
 #include "kernel.hpp"
+#include "profiler_hooks.hpp"
 #include "xgrad/autograd/forward_ad.hpp"
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/factories.hpp"
@@ -20,7 +24,12 @@ thread_local bool t_anomaly = false;
 }  // namespace
 
 Node::Node() : sequence_nr(g_sequence.fetch_add(1, std::memory_order_relaxed)) {
-  if (t_anomaly) creation_site = fmt::format("forward op #{}", sequence_nr);
+  if (t_anomaly) {
+    creation_site = fmt::format("forward op #{}", sequence_nr);
+    constexpr int kMaxFrames = 48;
+    creation_frames.resize(kMaxFrames);
+    creation_frames.resize(static_cast<std::size_t>(std::max(0, backtrace(creation_frames.data(), kMaxFrames))));
+  }
 }
 // Releasing the last reference to a node releases its next_edges, which can release the
 // next node, and so on: recursively, a chain of 100,000 ops overflows the stack. Instead the
@@ -96,6 +105,10 @@ SavedTensor::SavedTensor(const Tensor& t, bool is_output) : is_output_(is_output
   output_nr_ = t.impl()->output_nr;
   // An output keeps only its data: holding its grad_fn (the owner) would be a cycle.
   data_ = is_output ? t.detach() : t;
+}
+
+void SavedTensor::drop_history_if_aliases(const TensorImpl& written) {
+  if (data_.defined() && !is_output_ && data_.impl()->storage == written.storage) data_ = data_.detach();
 }
 
 Tensor SavedTensor::unpack(const std::shared_ptr<Node>& owner, std::string_view op) const {
@@ -204,6 +217,7 @@ std::shared_ptr<FunctionNode> record(std::string name, const std::vector<Tensor>
     node->saved.emplace_back(s, is_output);
   }
   if (forward_rule) detail::forward_ad_propagate(node->name(), inputs, outputs, to_save, *forward_rule);
+  if (detail::profiler_active()) detail::profiler_on_record(*node);
   return node;
 }
 

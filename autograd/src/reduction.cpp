@@ -9,6 +9,7 @@
 #include "xgrad/autograd/linalg_functions.hpp"
 #include "xgrad/autograd/reduction.hpp"
 #include "xgrad/autograd/shape.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -323,33 +324,42 @@ Tensor norm_kernel(const Tensor& a, const std::vector<bool>& mask, const Shape& 
 }  // namespace
 
 Tensor max(const Tensor& a, const Dims& dims, bool keepdim) {
+  XGRAD_PROFILE_OP("max", a);
   return extreme<true>(a, dims, keepdim, "max", "MaxBackward");
 }
 Tensor min(const Tensor& a, const Dims& dims, bool keepdim) {
+  XGRAD_PROFILE_OP("min", a);
   return extreme<false>(a, dims, keepdim, "min", "MinBackward");
 }
 Tensor amax(const Tensor& a, const Dims& dims, bool keepdim) {
+  XGRAD_PROFILE_OP("amax", a);
   return extreme<true>(a, dims, keepdim, "amax", "AmaxBackward");
 }
 Tensor amin(const Tensor& a, const Dims& dims, bool keepdim) {
+  XGRAD_PROFILE_OP("amin", a);
   return extreme<false>(a, dims, keepdim, "amin", "AminBackward");
 }
 
 Tensor argmax(const Tensor& a, std::optional<std::int64_t> dim, bool keepdim) {
+  XGRAD_PROFILE_OP("argmax", a);
   return arg_extreme<true>(a, dim, keepdim, "argmax");
 }
 Tensor argmin(const Tensor& a, std::optional<std::int64_t> dim, bool keepdim) {
+  XGRAD_PROFILE_OP("argmin", a);
   return arg_extreme<false>(a, dim, keepdim, "argmin");
 }
 
 Tensor var(const Tensor& a, const Dims& dims, std::int64_t correction, bool keepdim) {
+  XGRAD_PROFILE_OP("var", a);
   return var_std(a, dims, correction, keepdim, false);
 }
 Tensor std(const Tensor& a, const Dims& dims, std::int64_t correction, bool keepdim) {
+  XGRAD_PROFILE_OP("std", a);
   return var_std(a, dims, correction, keepdim, true);
 }
 
 Tensor logsumexp(const Tensor& a, const Dims& dims, bool keepdim) {
+  XGRAD_PROFILE_OP("logsumexp", a);
   detail::check_defined(a, "logsumexp");
   const auto mask = detail::reduce_mask(a.shape(), dims, "logsumexp");
   Tensor out = detail::make_tensor(detail::reduced_shape(a.shape(), mask, keepdim), a.dtype());
@@ -399,6 +409,7 @@ Tensor norm_general(const Tensor& a, double p, const Dims& dims, bool keepdim) {
 }  // namespace
 
 Tensor norm(const Tensor& a, double p, const Dims& dims, bool keepdim) {
+  XGRAD_PROFILE_OP("norm", a);
   detail::check_defined(a, "norm");
   int kind = 0;
   if (p == 1.0)
@@ -460,9 +471,11 @@ Tensor Tensor::argmin(std::optional<std::int64_t> dim, bool keepdim) const {
 }
 
 std::tuple<Tensor, Tensor> Tensor::max(std::int64_t dim, bool keepdim) const {
+  XGRAD_PROFILE_OP("max", *this);
   return extreme_dim<true>(*this, dim, keepdim);
 }
 std::tuple<Tensor, Tensor> Tensor::min(std::int64_t dim, bool keepdim) const {
+  XGRAD_PROFILE_OP("min", *this);
   return extreme_dim<false>(*this, dim, keepdim);
 }
 Tensor Tensor::amax(const std::vector<std::int64_t>& dims, bool keepdim) const {

@@ -9,6 +9,7 @@
 #include "xgrad/autograd/math.hpp"
 #include "xgrad/autograd/reduction.hpp"
 #include "xgrad/autograd/shape.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -142,6 +143,7 @@ Tensor prod_backward(const Tensor& g, const Tensor& x, const Tensor& out, const 
 }  // namespace
 
 Tensor prod(const Tensor& a) {
+  XGRAD_PROFILE_OP("prod", a);
   detail::check_defined(a, "prod");
   const std::vector<bool> mask(a.shape().size(), true);
   Tensor out = prod_kernel(a, mask, {});
@@ -156,6 +158,7 @@ Tensor prod(const Tensor& a) {
 }
 
 Tensor detail::prod_dim(const Tensor& a, std::int64_t dim, bool keepdim) {
+  XGRAD_PROFILE_OP("prod", a);
   detail::check_defined(a, "prod");
   const auto mask = detail::reduce_mask(a.shape(), {dim}, "prod");
   Tensor out = prod_kernel(a, mask, detail::reduced_shape(a.shape(), mask, keepdim));
@@ -173,6 +176,7 @@ Tensor detail::prod_dim(const Tensor& a, std::int64_t dim, bool keepdim) {
 // ---- nansum / nanmean ----------------------------------------------------------------------
 
 Tensor nansum(const Tensor& a, const Dims& dims, bool keepdim) {
+  XGRAD_PROFILE_OP("nansum", a);
   detail::check_defined(a, "nansum");
   const auto mask = detail::reduce_mask(a.shape(), dims, "nansum");
   // Integers and bool hold no NaN: nansum is sum, in int64 (PyTorch).
@@ -202,6 +206,7 @@ Tensor nansum(const Tensor& a, const Dims& dims, bool keepdim) {
 }
 
 Tensor nanmean(const Tensor& a, const Dims& dims, bool keepdim) {
+  XGRAD_PROFILE_OP("nanmean", a);
   detail::check_defined(a, "nanmean");
   const auto mask = detail::reduce_mask(a.shape(), dims, "nanmean");
   const Shape kept = detail::reduced_shape(a.shape(), mask, true);

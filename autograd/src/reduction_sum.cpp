@@ -4,6 +4,7 @@
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/reduction.hpp"
 #include "xgrad/autograd/shape.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -162,6 +163,7 @@ Tensor sum_kernel(const Tensor& a, const std::vector<bool>& mask, const Shape& o
 }  // namespace
 
 Tensor sum(const Tensor& a, const Dims& dims, bool keepdim) {
+  XGRAD_PROFILE_OP("sum", a);
   detail::check_defined(a, "sum");
   // PyTorch: integer and bool sums accumulate and return in int64.
   if (is_integral(a.dtype(), true) && a.dtype() != Dtype::int64) return sum(a.to(Dtype::int64), dims, keepdim);
@@ -178,6 +180,7 @@ Tensor sum(const Tensor& a, const Dims& dims, bool keepdim) {
 }
 
 Tensor mean(const Tensor& a, const Dims& dims, bool keepdim) {
+  XGRAD_PROFILE_OP("mean", a);
   detail::check_defined(a, "mean");
   if (!is_floating(a.dtype()))
     throw Error(fmt::format("mean: expected a floating dtype, got int64 tensor of shape {}", a.shape()));

@@ -14,6 +14,7 @@
 #include "xgrad/autograd/factories.hpp"
 #include "xgrad/autograd/shape.hpp"
 #include "xgrad/autograd/sorting.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -241,6 +242,7 @@ Tensor scan_lse(const Tensor& t, std::int64_t d, bool reverse) {
 }  // namespace
 
 Tensor cumsum(const Tensor& t, std::int64_t dim, std::optional<Dtype> dtype) {
+  XGRAD_PROFILE_OP("cumsum", t);
   detail::check_defined(t, "cumsum");
   const Tensor x = dtype && *dtype != t.dtype() ? t.to(*dtype) : t;
   const Tensor out = on_1d(x, dim, "cumsum", [](const Tensor& a, std::int64_t d) { return scan_sum(a, d, false); });
@@ -248,6 +250,7 @@ Tensor cumsum(const Tensor& t, std::int64_t dim, std::optional<Dtype> dtype) {
 }
 
 Tensor cumprod(const Tensor& t, std::int64_t dim, std::optional<Dtype> dtype) {
+  XGRAD_PROFILE_OP("cumprod", t);
   detail::check_defined(t, "cumprod");
   const Tensor x = dtype && *dtype != t.dtype() ? t.to(*dtype) : t;
   const Tensor out = on_1d(x, dim, "cumprod", [](const Tensor& a, std::int64_t d) { return scan_prod(a, d); });
@@ -255,6 +258,7 @@ Tensor cumprod(const Tensor& t, std::int64_t dim, std::optional<Dtype> dtype) {
 }
 
 Tensor logcumsumexp(const Tensor& t, std::int64_t dim) {
+  XGRAD_PROFILE_OP("logcumsumexp", t);
   detail::check_defined(t, "logcumsumexp");
   if (!is_floating(t.dtype()))
     throw Error(

@@ -15,6 +15,7 @@
 #include "xgrad/autograd/factories.hpp"
 #include "xgrad/autograd/masking.hpp"
 #include "xgrad/autograd/shape.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -188,6 +189,7 @@ bool any_true(const Tensor& mask) {
 }  // namespace
 
 Tensor scatter(const Tensor& self, std::int64_t dim, const Tensor& index, const Tensor& src) {
+  XGRAD_PROFILE_OP("scatter", self, index, src);
   const std::int64_t d = check_scatter("scatter", self, dim, index, &src);
   if (any_0d({&self, &index, &src}))
     return reshape(scatter(as_nonempty(self), d, as_nonempty(index), as_nonempty(src)), self.shape());
@@ -232,6 +234,7 @@ Tensor scatter(const Tensor& self, std::int64_t dim, const Tensor& index, const 
 }
 
 Tensor scatter(const Tensor& self, std::int64_t dim, const Tensor& index, double value) {
+  XGRAD_PROFILE_OP("scatter", self, index);
   const std::int64_t d = check_scatter("scatter", self, dim, index, nullptr);
   if (any_0d({&self, &index})) return reshape(scatter(as_nonempty(self), d, as_nonempty(index), value), self.shape());
   const Geometry geo(d, self.shape(), index.shape(), index.shape());
@@ -253,6 +256,7 @@ Tensor scatter(const Tensor& self, std::int64_t dim, const Tensor& index, double
 
 Tensor scatter_reduce(const Tensor& self, std::int64_t dim, const Tensor& index, const Tensor& src,
                       std::string_view reduce, bool include_self) {
+  XGRAD_PROFILE_OP("scatter_reduce", self, index, src);
   const Reduce r = parse_reduce(reduce);
   const std::int64_t d = check_scatter("scatter_reduce", self, dim, index, &src);
   if (any_0d({&self, &index, &src}))
@@ -418,6 +422,7 @@ Tensor scatter_reduce(const Tensor& self, std::int64_t dim, const Tensor& index,
 }
 
 Tensor take_along_dim(const Tensor& self, const Tensor& indices, std::optional<std::int64_t> dim) {
+  XGRAD_PROFILE_OP("take_along_dim", self, indices);
   detail::check_defined(self, "take_along_dim");
   detail::check_defined(indices, "take_along_dim");
   if (indices.dtype() != Dtype::int64)
@@ -460,6 +465,7 @@ Tensor take_along_dim(const Tensor& self, const Tensor& indices, std::optional<s
 }
 
 Tensor index_add(const Tensor& self, std::int64_t dim, const Tensor& index, const Tensor& source, double alpha) {
+  XGRAD_PROFILE_OP("index_add", self, index, source);
   detail::check_defined(self, "index_add");
   detail::check_defined(index, "index_add");
   detail::check_defined(source, "index_add");

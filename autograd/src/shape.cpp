@@ -11,6 +11,7 @@
 #include "copy_box.hpp"
 #include "kernel.hpp"
 #include "xgrad/autograd/shape.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -105,6 +106,7 @@ Tensor cat_kernel(const std::vector<Tensor>& tensors, const Dims& offsets, const
 // ---- cat / stack ---------------------------------------------------------------------
 
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
+  XGRAD_PROFILE_OP("cat");
   if (tensors.empty()) throw Error("cat: expected a non-empty list of tensors");
   for (const auto& t : tensors) detail::check_defined(t, "cat");
   // PyTorch's legacy rule: 1-d tensors of shape [0] are skipped when the others differ.
@@ -174,6 +176,7 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
 }
 
 Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim) {
+  XGRAD_PROFILE_OP("stack");
   if (tensors.empty()) throw Error("stack: expected a non-empty list of tensors");
   for (const auto& t : tensors) detail::check_defined(t, "stack");
   const Tensor& r = tensors[0];
@@ -216,10 +219,12 @@ Tensor pad_by_index(const Tensor& a, const std::vector<std::int64_t>& pad, PadMo
 }  // namespace detail
 
 Tensor pad(const Tensor& a, const std::vector<std::int64_t>& pad, double value) {
+  XGRAD_PROFILE_OP("pad", a);
   return xgrad::pad(a, pad, PadMode::constant, value);
 }
 
 Tensor pad(const Tensor& a, const std::vector<std::int64_t>& pad, PadMode mode, double value) {
+  XGRAD_PROFILE_OP("pad", a);
   detail::check_defined(a, "pad");
   if (pad.size() % 2 != 0)
     throw Error(fmt::format("pad: padding length must be even (pairs of before, after), got {}", pad));

@@ -9,6 +9,7 @@
 #include "strided_index.hpp"
 #include "xgrad/autograd/factories.hpp"
 #include "xgrad/autograd/shape.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -76,6 +77,7 @@ Tensor as_1d(F&& f, std::initializer_list<const Tensor*> ts) {
 }  // namespace
 
 Tensor index_select(const Tensor& a, std::int64_t dim, const Tensor& index) {
+  XGRAD_PROFILE_OP("index_select", a, index);
   detail::check_defined(a, "index_select");
   detail::check_defined(index, "index_select");
   check_index_dtype(index, "index_select");
@@ -117,6 +119,7 @@ Tensor index_select(const Tensor& a, std::int64_t dim, const Tensor& index) {
 }
 
 Tensor gather(const Tensor& a, std::int64_t dim, const Tensor& index) {
+  XGRAD_PROFILE_OP("gather", a, index);
   detail::check_defined(a, "gather");
   detail::check_defined(index, "gather");
   check_index_dtype(index, "gather");
@@ -169,6 +172,7 @@ Tensor gather(const Tensor& a, std::int64_t dim, const Tensor& index) {
 }
 
 Tensor scatter_add(const Tensor& a, std::int64_t dim, const Tensor& index, const Tensor& src) {
+  XGRAD_PROFILE_OP("scatter_add", a, index, src);
   detail::check_same_dtype(a, src, "scatter_add");
   detail::check_defined(index, "scatter_add");
   check_index_dtype(index, "scatter_add");

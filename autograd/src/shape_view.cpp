@@ -12,6 +12,7 @@
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/factories.hpp"
 #include "xgrad/autograd/shape.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -158,6 +159,7 @@ std::vector<Tensor> split_views(const Tensor& a, std::int64_t d, const std::vect
 // ---- reshape family ----------------------------------------------------------------------
 
 Tensor reshape(const Tensor& a, const Shape& shape) {
+  XGRAD_PROFILE_OP("reshape", a);
   detail::check_defined(a, "reshape");
   Shape s = infer_shape(a, shape, "reshape");
   if (s == a.shape()) return a;
@@ -170,6 +172,7 @@ Tensor reshape(const Tensor& a, const Shape& shape) {
 }
 
 Tensor view(const Tensor& a, const Shape& shape) {
+  XGRAD_PROFILE_OP("view", a);
   detail::check_defined(a, "view");
   Shape s = infer_shape(a, shape, "view");
   auto st = view_strides(a, s);
@@ -182,6 +185,7 @@ Tensor view(const Tensor& a, const Shape& shape) {
 }
 
 Tensor flatten(const Tensor& a, std::int64_t start_dim, std::int64_t end_dim) {
+  XGRAD_PROFILE_OP("flatten", a);
   detail::check_defined(a, "flatten");
   if (a.dim() == 0) return reshape(a, {1});
   const std::int64_t s = detail::wrap_dim(start_dim, a.dim(), "flatten", a.shape());
@@ -196,6 +200,7 @@ Tensor flatten(const Tensor& a, std::int64_t start_dim, std::int64_t end_dim) {
 }
 
 Tensor squeeze(const Tensor& a) {
+  XGRAD_PROFILE_OP("squeeze", a);
   detail::check_defined(a, "squeeze");
   Shape s, st;
   for (std::size_t d = 0; d < a.shape().size(); ++d)
@@ -208,6 +213,7 @@ Tensor squeeze(const Tensor& a) {
 }
 
 Tensor squeeze(const Tensor& a, std::int64_t dim) {
+  XGRAD_PROFILE_OP("squeeze", a);
   detail::check_defined(a, "squeeze");
   if (a.dim() == 0) return a;
   const std::int64_t d = detail::wrap_dim(dim, a.dim(), "squeeze", a.shape());
@@ -219,6 +225,7 @@ Tensor squeeze(const Tensor& a, std::int64_t dim) {
 }
 
 Tensor unsqueeze(const Tensor& a, std::int64_t dim) {
+  XGRAD_PROFILE_OP("unsqueeze", a);
   detail::check_defined(a, "unsqueeze");
   const std::int64_t d = detail::wrap_dim(dim, a.dim() + 1, "unsqueeze", a.shape());
   Shape s = a.shape(), st = a.strides();
@@ -231,11 +238,13 @@ Tensor unsqueeze(const Tensor& a, std::int64_t dim) {
 // ---- permutations ----------------------------------------------------------------------
 
 Tensor permute(const Tensor& a, const std::vector<std::int64_t>& dims) {
+  XGRAD_PROFILE_OP("permute", a);
   detail::check_defined(a, "permute");
   return permute_view(a, check_permutation(a, dims), "PermuteBackward");
 }
 
 Tensor transpose(const Tensor& a, std::int64_t d0, std::int64_t d1) {
+  XGRAD_PROFILE_OP("transpose", a);
   detail::check_defined(a, "transpose");
   Dims p(static_cast<std::size_t>(a.dim()));
   std::iota(p.begin(), p.end(), std::int64_t{0});
@@ -252,6 +261,7 @@ Tensor transpose(const Tensor& a, std::int64_t d0, std::int64_t d1) {
 }
 
 Tensor t(const Tensor& a) {
+  XGRAD_PROFILE_OP("t", a);
   detail::check_defined(a, "t");
   if (a.dim() > 2)
     throw Error(
@@ -262,6 +272,7 @@ Tensor t(const Tensor& a) {
 }
 
 Tensor movedim(const Tensor& a, std::int64_t source, std::int64_t destination) {
+  XGRAD_PROFILE_OP("movedim", a);
   detail::check_defined(a, "movedim");
   const std::int64_t n = a.dim();
   const std::int64_t s = detail::wrap_dim(source, n, "movedim", a.shape());
@@ -277,6 +288,7 @@ Tensor movedim(const Tensor& a, std::int64_t source, std::int64_t destination) {
 // ---- expand -------------------------------------------------------------------------------
 
 Tensor expand(const Tensor& a, const Shape& shape) {
+  XGRAD_PROFILE_OP("expand", a);
   detail::check_defined(a, "expand");
   if (shape.size() < a.shape().size())
     throw Error(fmt::format("expand: the number of sizes provided ({}) must be greater or equal to the number of "
@@ -308,8 +320,12 @@ Tensor expand(const Tensor& a, const Shape& shape) {
                              [in = a.shape()](const Grads& gr, const Grads&) { return Grads{sum_to(gr[0], in)}; });
 }
 
-Tensor broadcast_to(const Tensor& a, const Shape& shape) { return expand(a, shape); }
+Tensor broadcast_to(const Tensor& a, const Shape& shape) {
+  XGRAD_PROFILE_OP("broadcast_to", a);
+  return expand(a, shape);
+}
 Tensor expand_as(const Tensor& a, const Tensor& other) {
+  XGRAD_PROFILE_OP("expand_as", a, other);
   detail::check_defined(other, "expand_as");
   return expand(a, other.shape());
 }
@@ -317,6 +333,7 @@ Tensor expand_as(const Tensor& a, const Tensor& other) {
 // ---- narrow / slice / select / unbind / split / chunk ------------------------------------
 
 Tensor narrow(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_t length) {
+  XGRAD_PROFILE_OP("narrow", a);
   const std::int64_t d = nonscalar_dim(a, dim, "narrow");
   const std::int64_t n = a.shape()[d];
   if (start < -n || start > n)
@@ -340,6 +357,7 @@ Tensor narrow(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_
 }
 
 Tensor slice(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_t end, std::int64_t step) {
+  XGRAD_PROFILE_OP("slice", a);
   const std::int64_t d = nonscalar_dim(a, dim, "slice");
   if (step <= 0) throw Error(fmt::format("slice: step must be positive, got {}", step));
   const std::int64_t n = a.shape()[d];
@@ -360,6 +378,7 @@ Tensor slice(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_t
 }
 
 Tensor select(const Tensor& a, std::int64_t dim, std::int64_t index) {
+  XGRAD_PROFILE_OP("select", a);
   const std::int64_t d = nonscalar_dim(a, dim, "select");
   const std::int64_t n = a.shape()[d];
   if (index < -n || index >= n)
@@ -378,6 +397,7 @@ Tensor select(const Tensor& a, std::int64_t dim, std::int64_t index) {
 }
 
 std::vector<Tensor> unbind(const Tensor& a, std::int64_t dim) {
+  XGRAD_PROFILE_OP("unbind", a);
   const std::int64_t d = nonscalar_dim(a, dim, "unbind");
   const std::int64_t n = a.shape()[d];
   std::vector<Tensor> out;
@@ -396,6 +416,7 @@ std::vector<Tensor> unbind(const Tensor& a, std::int64_t dim) {
 }
 
 std::vector<Tensor> split(const Tensor& a, std::int64_t split_size, std::int64_t dim) {
+  XGRAD_PROFILE_OP("split", a);
   const std::int64_t d = nonscalar_dim(a, dim, "split");
   const std::int64_t n = a.shape()[d];
   if (split_size < 0 || (split_size == 0 && n != 0))
@@ -408,6 +429,7 @@ std::vector<Tensor> split(const Tensor& a, std::int64_t split_size, std::int64_t
 }
 
 std::vector<Tensor> split(const Tensor& a, const std::vector<std::int64_t>& sizes, std::int64_t dim) {
+  XGRAD_PROFILE_OP("split", a);
   const std::int64_t d = nonscalar_dim(a, dim, "split");
   const std::int64_t n = a.shape()[d];
   std::int64_t total = 0;
@@ -422,6 +444,7 @@ std::vector<Tensor> split(const Tensor& a, const std::vector<std::int64_t>& size
 }
 
 std::vector<Tensor> chunk(const Tensor& a, std::int64_t chunks, std::int64_t dim) {
+  XGRAD_PROFILE_OP("chunk", a);
   detail::check_defined(a, "chunk");
   if (chunks <= 0) throw Error(fmt::format("chunk: chunks must be positive, got {}", chunks));
   const std::int64_t d = nonscalar_dim(a, dim, "chunk");
@@ -434,6 +457,7 @@ std::vector<Tensor> chunk(const Tensor& a, std::int64_t chunks, std::int64_t dim
 // ---- unfold / diagonal / as_strided -------------------------------------------------------
 
 Tensor unfold(const Tensor& a, std::int64_t dim, std::int64_t size, std::int64_t step) {
+  XGRAD_PROFILE_OP("unfold", a);
   const std::int64_t d = nonscalar_dim(a, dim, "unfold");
   const std::int64_t n = a.shape()[d];
   if (size < 0 || size > n)
@@ -453,6 +477,7 @@ Tensor unfold(const Tensor& a, std::int64_t dim, std::int64_t size, std::int64_t
 }
 
 Tensor diagonal(const Tensor& a, std::int64_t offset, std::int64_t dim1, std::int64_t dim2) {
+  XGRAD_PROFILE_OP("diagonal", a);
   detail::check_defined(a, "diagonal");
   if (a.dim() < 2) throw Error(fmt::format("diagonal: expects a tensor with at least 2 dims, got shape {}", a.shape()));
   const std::int64_t d1 = detail::wrap_dim(dim1, a.dim(), "diagonal", a.shape());
@@ -481,6 +506,7 @@ Tensor diagonal(const Tensor& a, std::int64_t offset, std::int64_t dim1, std::in
 }
 
 Tensor as_strided(const Tensor& a, const Shape& size, const Shape& stride, std::optional<std::int64_t> storage_offset) {
+  XGRAD_PROFILE_OP("as_strided", a);
   detail::check_defined(a, "as_strided");
   if (size.size() != stride.size())
     throw Error(fmt::format("as_strided: size {} and stride {} must have the same length", size, stride));

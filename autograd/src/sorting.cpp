@@ -21,6 +21,7 @@
 #include "xgrad/autograd/shape.hpp"
 #include "xgrad/autograd/sorting.hpp"
 #include "xgrad/autograd/threading.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -444,6 +445,7 @@ std::tuple<Tensor, Tensor> select_one(const Tensor& t, std::int64_t d, bool keep
 // ---- sort / argsort -------------------------------------------------------------------------
 
 std::tuple<Tensor, Tensor> sort(const Tensor& t, std::int64_t dim, bool descending, bool /*stable*/) {
+  XGRAD_PROFILE_OP("sort", t);
   auto [values, indices] = sort_impl(t, dim, descending, true, "sort");
   if (any_requires_grad({&t})) {
     const std::int64_t d = detail::wrap_dim(dim, t.dim(), "sort", t.shape());
@@ -453,12 +455,14 @@ std::tuple<Tensor, Tensor> sort(const Tensor& t, std::int64_t dim, bool descendi
 }
 
 Tensor argsort(const Tensor& t, std::int64_t dim, bool descending, bool /*stable*/) {
+  XGRAD_PROFILE_OP("argsort", t);
   return std::get<1>(sort_impl(t, dim, descending, false, "argsort"));
 }
 
 // ---- topk -----------------------------------------------------------------------------------
 
 std::tuple<Tensor, Tensor> topk(const Tensor& t, std::int64_t k, std::int64_t dim, bool largest, bool /*sorted*/) {
+  XGRAD_PROFILE_OP("topk", t);
   constexpr std::string_view op = "topk";
   detail::check_defined(t, op);
   const std::int64_t d = detail::wrap_dim(dim, t.dim(), op, t.shape());
@@ -497,6 +501,7 @@ std::tuple<Tensor, Tensor> topk(const Tensor& t, std::int64_t k, std::int64_t di
 // ---- kthvalue / median ----------------------------------------------------------------------
 
 std::tuple<Tensor, Tensor> kthvalue(const Tensor& t, std::int64_t k, std::int64_t dim, bool keepdim) {
+  XGRAD_PROFILE_OP("kthvalue", t);
   constexpr std::string_view op = "kthvalue";
   detail::check_defined(t, op);
   const std::int64_t d = detail::wrap_dim(dim, t.dim(), op, t.shape());
@@ -511,6 +516,7 @@ std::tuple<Tensor, Tensor> kthvalue(const Tensor& t, std::int64_t k, std::int64_
 }
 
 std::tuple<Tensor, Tensor> median(const Tensor& t, std::int64_t dim, bool keepdim) {
+  XGRAD_PROFILE_OP("median", t);
   constexpr std::string_view op = "median";
   detail::check_defined(t, op);
   const std::int64_t d = detail::wrap_dim(dim, t.dim(), op, t.shape());
@@ -525,6 +531,7 @@ std::tuple<Tensor, Tensor> median(const Tensor& t, std::int64_t dim, bool keepdi
 }
 
 Tensor median(const Tensor& t) {
+  XGRAD_PROFILE_OP("median", t);
   constexpr std::string_view op = "median";
   detail::check_defined(t, op);
   const std::int64_t n = t.numel();
@@ -563,6 +570,7 @@ Tensor median(const Tensor& t) {
 // ---- unique ---------------------------------------------------------------------------------
 
 std::tuple<Tensor, Tensor, Tensor> unique(const Tensor& t, bool sorted, bool return_inverse, bool return_counts) {
+  XGRAD_PROFILE_OP("unique", t);
   constexpr std::string_view op = "unique";
   detail::check_defined(t, op);
   const std::int64_t n = t.numel();

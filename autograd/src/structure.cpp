@@ -11,6 +11,7 @@
 #include "xgrad/autograd/reduction.hpp"
 #include "xgrad/autograd/shape.hpp"
 #include "xgrad/autograd/structure.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -214,10 +215,17 @@ Tensor flip_by(const Tensor& a, const std::vector<bool>& f) {
 
 }  // namespace
 
-Tensor tril(const Tensor& a, std::int64_t diagonal) { return triangle(a, diagonal, true); }
-Tensor triu(const Tensor& a, std::int64_t diagonal) { return triangle(a, diagonal, false); }
+Tensor tril(const Tensor& a, std::int64_t diagonal) {
+  XGRAD_PROFILE_OP("tril", a);
+  return triangle(a, diagonal, true);
+}
+Tensor triu(const Tensor& a, std::int64_t diagonal) {
+  XGRAD_PROFILE_OP("triu", a);
+  return triangle(a, diagonal, false);
+}
 
 Tensor one_hot(const Tensor& a, std::int64_t num_classes) {
+  XGRAD_PROFILE_OP("one_hot", a);
   detail::check_defined(a, "one_hot");
   check_int_dtype(a, "one_hot", "the input (class indices)");
   if (num_classes < -1)
@@ -256,9 +264,13 @@ Tensor one_hot(const Tensor& a, std::int64_t num_classes) {
   return out;
 }
 
-Tensor repeat(const Tensor& a, const std::vector<std::int64_t>& repeats) { return repeat_impl(a, repeats, "repeat"); }
+Tensor repeat(const Tensor& a, const std::vector<std::int64_t>& repeats) {
+  XGRAD_PROFILE_OP("repeat", a);
+  return repeat_impl(a, repeats, "repeat");
+}
 
 Tensor tile(const Tensor& a, const std::vector<std::int64_t>& reps) {
+  XGRAD_PROFILE_OP("tile", a);
   detail::check_defined(a, "tile");
   Dims r = reps;
   if (static_cast<std::int64_t>(r.size()) < a.dim())
@@ -267,6 +279,7 @@ Tensor tile(const Tensor& a, const std::vector<std::int64_t>& reps) {
 }
 
 Tensor repeat_interleave(const Tensor& a, std::int64_t repeats, std::optional<std::int64_t> dim) {
+  XGRAD_PROFILE_OP("repeat_interleave", a);
   detail::check_defined(a, "repeat_interleave");
   if (repeats < 0) throw Error(fmt::format("repeat_interleave: repeats must be non-negative, got {}", repeats));
   if (dim && a.dim() == 0)
@@ -290,6 +303,7 @@ Tensor repeat_interleave(const Tensor& a, std::int64_t repeats, std::optional<st
 }
 
 Tensor repeat_interleave(const Tensor& a, const Tensor& repeats, std::optional<std::int64_t> dim) {
+  XGRAD_PROFILE_OP("repeat_interleave", a, repeats);
   detail::check_defined(a, "repeat_interleave");
   detail::check_defined(repeats, "repeat_interleave");
   check_int_dtype(repeats, "repeat_interleave", "repeats");
@@ -311,6 +325,7 @@ Tensor repeat_interleave(const Tensor& a, const Tensor& repeats, std::optional<s
 }
 
 Tensor repeat_interleave(const Tensor& repeats) {
+  XGRAD_PROFILE_OP("repeat_interleave", repeats);
   detail::check_defined(repeats, "repeat_interleave");
   check_int_dtype(repeats, "repeat_interleave", "repeats");
   if (repeats.dim() != 1)
@@ -319,6 +334,7 @@ Tensor repeat_interleave(const Tensor& repeats) {
 }
 
 Tensor roll(const Tensor& a, const std::vector<std::int64_t>& shifts, const std::vector<std::int64_t>& dims) {
+  XGRAD_PROFILE_OP("roll", a);
   detail::check_defined(a, "roll");
   if (shifts.empty())
     throw Error(fmt::format("roll: `shifts` required (got an empty list; tensor shape {})", a.shape()));
@@ -341,6 +357,7 @@ Tensor roll(const Tensor& a, const std::vector<std::int64_t>& shifts, const std:
 }
 
 Tensor flip(const Tensor& a, const std::vector<std::int64_t>& dims) {
+  XGRAD_PROFILE_OP("flip", a);
   detail::check_defined(a, "flip");
   std::vector<bool> f(static_cast<std::size_t>(std::max<std::int64_t>(a.dim(), 1)), false);
   for (auto dim : dims) {
@@ -352,6 +369,7 @@ Tensor flip(const Tensor& a, const std::vector<std::int64_t>& dims) {
 }
 
 std::vector<Tensor> meshgrid(const std::vector<Tensor>& tensors, std::string_view indexing) {
+  XGRAD_PROFILE_OP("meshgrid");
   if (tensors.empty()) throw Error("meshgrid: expected a non-empty list of tensors");
   if (indexing != "ij" && indexing != "xy")
     throw Error(fmt::format("meshgrid: indexing must be \"ij\" or \"xy\", got \"{}\"", indexing));

@@ -16,6 +16,7 @@
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/memory.hpp"
 #include "xgrad/autograd/node.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad {
 
@@ -181,6 +182,7 @@ bool Tensor::is_view() const {
 Tensor Tensor::contiguous() const {
   detail::check_defined(*this, "contiguous");
   if (impl_->contiguous) return *this;
+  XGRAD_PROFILE_OP("contiguous", *this);  // only when it copies
   Tensor out = detail::contiguous_copy(*this);
   if (any_requires_grad({this}))
     record("CloneBackward", {*this}, {out}, {},
@@ -363,6 +365,7 @@ void Tensor::backward(const Tensor& gradient, const BackwardOptions& options) co
 
 // ---- copies -------------------------------------------------------------------------------
 Tensor Tensor::clone() const {
+  XGRAD_PROFILE_OP("clone", *this);
   detail::check_defined(*this, "clone");
   Tensor out = detail::contiguous_copy(*this);
   if (any_requires_grad({this}))
@@ -374,6 +377,7 @@ Tensor Tensor::clone() const {
 Tensor Tensor::to(Dtype d) const {
   detail::check_defined(*this, "to");
   if (d == impl_->dtype) return *this;
+  XGRAD_PROFILE_OP("to", *this);  // only when it converts
   if (impl_->requires_grad && grad_mode_enabled() && !is_floating(d))
     throw Error(fmt::format("to: cannot convert {} that requires grad to {} ({} tensors cannot require grad); "
                             "detach() first",

@@ -255,6 +255,10 @@ void rebase_inplace(Tensor& self, const Tensor& r, std::string_view op) {
   copy_into(self, r);
   ++impl.storage->version;
   forward_ad_inplace(self, r);
+  // r's node becomes self's (or its base's) history: its saved copies of self's memory
+  // (x.mul_(x) saves x) must not hold self, or the graph is a cycle that is never freed.
+  if (auto* fn = dynamic_cast<FunctionNode*>(r.impl()->grad_fn.get()))
+    for (SavedTensor& s : fn->saved) s.drop_history_if_aliases(impl);
   if (view) {
     rebase_view_history(self, r);
     return;

@@ -13,6 +13,7 @@
 #include "xgrad/autograd/kernel/kernel.hpp"
 #include "xgrad/autograd/node.hpp"
 #include "xgrad/nn/activation.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad::nn {
 
@@ -121,13 +122,23 @@ GeluKind parse_gelu(std::string_view approximate) {
 
 namespace functional {
 
-Tensor sigmoid(const Tensor& x) { return xgrad::sigmoid(x); }
+Tensor sigmoid(const Tensor& x) {
+  XGRAD_PROFILE_OP("sigmoid", x);
+  return xgrad::sigmoid(x);
+}
 
-Tensor tanh(const Tensor& x) { return xgrad::tanh(x); }
+Tensor tanh(const Tensor& x) {
+  XGRAD_PROFILE_OP("tanh", x);
+  return xgrad::tanh(x);
+}
 
-Tensor relu(const Tensor& x) { return xgrad::relu(x); }
+Tensor relu(const Tensor& x) {
+  XGRAD_PROFILE_OP("relu", x);
+  return xgrad::relu(x);
+}
 
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
+  XGRAD_PROFILE_OP("leaky_relu", x);
   Tensor y = map_unary(x, "leaky_relu", [negative_slope](auto v) {
     using T = decltype(v);
     return v > T(0) ? v : v * static_cast<T>(negative_slope);
@@ -147,6 +158,7 @@ Tensor leaky_relu(const Tensor& x, double negative_slope) {
 }
 
 Tensor gelu(const Tensor& x, std::string_view approximate) {
+  XGRAD_PROFILE_OP("gelu", x);
   const GeluKind kind = parse_gelu(approximate);
   Tensor y;
   if (kind == GeluKind::exact) {
@@ -193,11 +205,18 @@ Tensor gelu(const Tensor& x, std::string_view approximate) {
   return y;
 }
 
-Tensor elu(const Tensor& x, double alpha) { return elu_impl(x, alpha, 1.0, "elu", "EluBackward"); }
+Tensor elu(const Tensor& x, double alpha) {
+  XGRAD_PROFILE_OP("elu", x);
+  return elu_impl(x, alpha, 1.0, "elu", "EluBackward");
+}
 
-Tensor selu(const Tensor& x) { return elu_impl(x, kSeluAlpha, kSeluScale, "selu", "SeluBackward"); }
+Tensor selu(const Tensor& x) {
+  XGRAD_PROFILE_OP("selu", x);
+  return elu_impl(x, kSeluAlpha, kSeluScale, "selu", "SeluBackward");
+}
 
 Tensor silu(const Tensor& x) {
+  XGRAD_PROFILE_OP("silu", x);
   // NOTE: x / (1 + e^-x) rather than x * sigmoid(x): one division, and e^-x = inf gives -0, not NaN.
   Tensor y = map_unary(x, "silu", [](auto v) {
     using T = decltype(v);
@@ -224,6 +243,7 @@ Tensor silu(const Tensor& x) {
 }
 
 Tensor softplus(const Tensor& x, double beta, double threshold) {
+  XGRAD_PROFILE_OP("softplus", x);
   // NOTE: above the threshold log(1 + e^(beta x)) / beta == x to rounding, and e^(beta x) could
   // overflow: PyTorch returns x there, and so do we.
   Tensor y = map_unary(x, "softplus", [beta, threshold](auto v) {
@@ -254,6 +274,7 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
 }
 
 Tensor hardtanh(const Tensor& x, double min_val, double max_val) {
+  XGRAD_PROFILE_OP("hardtanh", x);
   if (min_val > max_val)
     throw Error(fmt::format("hardtanh: min_val ({}) must not be greater than max_val ({})", min_val, max_val));
   Tensor y = map_unary(x, "hardtanh", [min_val, max_val](auto v) {
@@ -276,11 +297,13 @@ Tensor hardtanh(const Tensor& x, double min_val, double max_val) {
 }
 
 Tensor relu6(const Tensor& x) {
+  XGRAD_PROFILE_OP("relu6", x);
   check_floating(x, "relu6");
   return hardtanh(x, 0.0, 6.0);
 }
 
 Tensor mish(const Tensor& x) {
+  XGRAD_PROFILE_OP("mish", x);
   check_floating(x, "mish");
   return mul(x, xgrad::tanh(softplus(x)));
 }

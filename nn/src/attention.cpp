@@ -20,6 +20,7 @@
 #include "xgrad/autograd/structure.hpp"
 #include "xgrad/nn/activation.hpp"
 #include "xgrad/nn/linear.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad::nn {
 
@@ -158,6 +159,7 @@ namespace functional {
 Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, const Tensor& value,
                                     const Tensor& attn_mask_in, double dropout_p, bool is_causal,
                                     std::optional<double> scale, bool enable_gqa) {
+  XGRAD_PROFILE_OP("scaled_dot_product_attention", query, key, value, attn_mask_in);
   const Problem p = check_args(query, key, value, attn_mask_in, dropout_p, is_causal, scale, enable_gqa);
   // A floating mask of another dtype is converted (differentiably) to query's, as PyTorch adds it.
   const Tensor attn_mask =

@@ -11,6 +11,7 @@
 #include "xgrad/autograd/reduction.hpp"
 #include "xgrad/autograd/shape.hpp"
 #include "xgrad/nn/normalization.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad::nn {
 
@@ -286,6 +287,7 @@ namespace functional {
 
 Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum, double eps) {
+  XGRAD_PROFILE_OP("batch_norm", input, running_mean, running_var, weight, bias);
   return norm_impl::batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, "batch_norm");
 }
 

@@ -7,6 +7,7 @@
 #include "xgrad/autograd/factories.hpp"
 #include "xgrad/autograd/shape.hpp"
 #include "xgrad/nn/init.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad::nn {
 
@@ -123,6 +124,9 @@ void check_bias(std::string_view op, const Tensor& bias, std::int64_t cout, cons
 
 Tensor conv_nd(std::string op, int D, const Tensor& input, const Tensor& weight, const Tensor& bias, const I64s& stride,
                const ConvPadding& padding, const I64s& dilation, std::int64_t groups) {
+  // The functional ops and the modules (padding modes included) all come here.
+  static constexpr const char* kNames[] = {"", "conv1d", "conv2d", "conv3d"};
+  XGRAD_PROFILE_OP(kNames[D], input, weight, bias);
   check_floating_same(op, input, weight, bias);
   check_input_rank(op, input, D);
   check_weight_rank(op, weight, D, "out_channels, in_channels/groups, kernel...");
@@ -169,12 +173,15 @@ Tensor conv_nd(std::string op, int D, const Tensor& input, const Tensor& weight,
     g->dil[e] = dil[d];
     g->out[e] = (padded - span) / s[d] + 1;
   }
+  XGRAD_PROFILE_FLOPS(2 * cout * weight.size(1) * shape_numel(k) * g->N * g->out_numel());
   return from5d(conv_detail::conv_op(to5d(x, D), to5d(weight, D), g, bias), D, batched);
 }
 
 Tensor conv_transpose_nd(std::string op, int D, const Tensor& input, const Tensor& weight, const Tensor& bias,
                          const I64s& stride, const I64s& padding, const I64s& output_padding, std::int64_t groups,
                          const I64s& dilation) {
+  static constexpr const char* kNames[] = {"", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"};
+  XGRAD_PROFILE_OP(kNames[D], input, weight, bias);
   check_floating_same(op, input, weight, bias);
   check_input_rank(op, input, D);
   check_weight_rank(op, weight, D, "in_channels, out_channels/groups, kernel...");
@@ -222,6 +229,7 @@ Tensor conv_transpose_nd(std::string op, int D, const Tensor& input, const Tenso
     g->dil[e] = dil[d];
   }
   Tensor y = conv_detail::conv_input_op(to5d(x, D), to5d(weight, D), g);
+  XGRAD_PROFILE_FLOPS(2 * cin * weight.size(1) * shape_numel(k) * g->N * g->out_numel());
   return from5d(add_bias(y, bias), D, batched);
 }
 

@@ -9,6 +9,7 @@
 #include "xgrad/autograd/shape.hpp"
 #include "xgrad/nn/activation.hpp"
 #include "xgrad/nn/dropout.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad::nn {
 
@@ -67,18 +68,22 @@ Tensor channel_dropout(const Tensor& x, double p, bool training, std::string_vie
 namespace functional {
 
 Tensor dropout1d(const Tensor& x, double p, bool training) {
+  XGRAD_PROFILE_OP("dropout1d", x);
   return channel_dropout(x, p, training, "dropout1d", 3, true, "2D or 3D");
 }
 
 Tensor dropout2d(const Tensor& x, double p, bool training) {
+  XGRAD_PROFILE_OP("dropout2d", x);
   return channel_dropout(x, p, training, "dropout2d", 4, false, "3D or 4D");
 }
 
 Tensor dropout3d(const Tensor& x, double p, bool training) {
+  XGRAD_PROFILE_OP("dropout3d", x);
   return channel_dropout(x, p, training, "dropout3d", 5, true, "4D or 5D");
 }
 
 Tensor alpha_dropout(const Tensor& x, double p, bool training) {
+  XGRAD_PROFILE_OP("alpha_dropout", x);
   xgrad::detail::check_defined(x, "alpha_dropout");
   check_p(p, "alpha_dropout");
   if (!training || p == 0.0 || x.numel() == 0) return x;

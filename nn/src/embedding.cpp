@@ -16,6 +16,7 @@
 #include "xgrad/autograd/shape.hpp"
 #include "xgrad/nn/embedding.hpp"
 #include "xgrad/nn/init.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad::nn {
 
@@ -301,6 +302,7 @@ namespace functional {
 
 Tensor embedding(const Tensor& input, const Tensor& weight, std::optional<std::int64_t> padding_idx,
                  std::optional<double> max_norm, double norm_type, bool scale_grad_by_freq) {
+  XGRAD_PROFILE_OP("embedding", input, weight);
   constexpr std::string_view op = "embedding";
   check_weight(weight, op);
   check_index_dtype(input, "indices", op);
@@ -317,6 +319,7 @@ Tensor embedding_bag(const Tensor& input, const Tensor& weight, const Tensor& of
                      const Tensor& per_sample_weights, bool include_last_offset,
                      std::optional<std::int64_t> padding_idx, std::optional<double> max_norm, double norm_type,
                      bool scale_grad_by_freq) {
+  XGRAD_PROFILE_OP("embedding_bag", input, weight, offsets, per_sample_weights);
   constexpr std::string_view op = "embedding_bag";
   check_weight(weight, op);
   if (!is_floating(weight.dtype()))

@@ -6,6 +6,7 @@
 #include "xgrad/autograd/node.hpp"
 #include "xgrad/autograd/shape.hpp"
 #include "xgrad/nn/fold.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad::nn {
 
@@ -184,8 +185,14 @@ Tensor fold_checked(const Tensor& input, const FoldOptions& o, std::string_view 
 
 namespace functional {
 
-Tensor unfold(const Tensor& input, const UnfoldOptions& options) { return unfold_checked(input, options, "unfold"); }
-Tensor fold(const Tensor& input, const FoldOptions& options) { return fold_checked(input, options, "fold"); }
+Tensor unfold(const Tensor& input, const UnfoldOptions& options) {
+  XGRAD_PROFILE_OP("unfold", input);
+  return unfold_checked(input, options, "unfold");
+}
+Tensor fold(const Tensor& input, const FoldOptions& options) {
+  XGRAD_PROFILE_OP("fold", input);
+  return fold_checked(input, options, "fold");
+}
 
 }  // namespace functional
 

@@ -13,6 +13,7 @@
 #include "xgrad/autograd/reduction.hpp"
 #include "xgrad/autograd/shape.hpp"
 #include "xgrad/nn/layer_norm.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad::nn {
 
@@ -289,11 +290,13 @@ namespace functional {
 
 Tensor layer_norm(const Tensor& input, const std::vector<std::int64_t>& normalized_shape, const Tensor& weight,
                   const Tensor& bias, double eps) {
+  XGRAD_PROFILE_OP("layer_norm", input, weight, bias);
   return norm_impl(input, normalized_shape, weight, bias, false, eps, "layer_norm");
 }
 
 Tensor rms_norm(const Tensor& input, const std::vector<std::int64_t>& normalized_shape, const Tensor& weight,
                 std::optional<double> eps) {
+  XGRAD_PROFILE_OP("rms_norm", input, weight);
   return rms_norm_impl(input, normalized_shape, weight, eps, "rms_norm");
 }
 

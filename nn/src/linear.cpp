@@ -9,6 +9,7 @@
 #include "xgrad/autograd/node.hpp"
 #include "xgrad/autograd/reduction.hpp"
 #include "xgrad/autograd/shape.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad::nn {
 
@@ -26,6 +27,7 @@ Shape leading(const Tensor& x) { return Shape(x.shape().begin(), x.shape().end()
 }  // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  XGRAD_PROFILE_OP("linear", x, weight, bias);
   detail::check_defined(x, "linear");
   detail::check_defined(weight, "linear");
   if (weight.dim() != 2) throw Error(fmt::format("linear: weight must be 2-d [out, in], got shape {}", weight.shape()));
@@ -44,6 +46,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   // [..., in] -> [N, in] (a view), one matrix product, then back to [..., out].
   Shape lead = leading(x);
   const std::int64_t n = shape_numel(lead);
+  XGRAD_PROFILE_FLOPS(2 * n * weight.size(1) * weight.size(0));
   // x W^T through BLAS's transpose flag (t(weight) would copy W); the product's backward
   // produces dW = g^T x in W's own layout and skips gradients nobody needs.
   Tensor y = mm(x.dim() == 2 ? x : reshape(x, {n, weight.size(1)}), weight, false, true);
@@ -53,6 +56,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
 }
 
 Tensor bilinear(const Tensor& x1, const Tensor& x2, const Tensor& weight, const Tensor& bias) {
+  XGRAD_PROFILE_OP("bilinear", x1, x2, weight, bias);
   for (const Tensor* t : {&x1, &x2, &weight}) detail::check_defined(*t, "bilinear");
   if (weight.dim() != 3)
     throw Error(fmt::format("bilinear: weight must be 3-d [out, in1, in2], got shape {}", weight.shape()));
@@ -83,6 +87,7 @@ Tensor bilinear(const Tensor& x1, const Tensor& x2, const Tensor& weight, const 
 }
 
 Tensor dropout(const Tensor& x, double p, bool training) {
+  XGRAD_PROFILE_OP("dropout", x);
   detail::check_defined(x, "dropout");
   if (!(p >= 0.0 && p <= 1.0)) throw Error(fmt::format("dropout: probability p must be in [0, 1], got {}", p));
   if (!training || p == 0.0) return x;

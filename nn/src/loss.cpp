@@ -10,6 +10,7 @@
 #include "xgrad/autograd/reduction.hpp"
 #include "xgrad/nn/loss.hpp"
 #include "loss_checks.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad::nn {
 
@@ -55,6 +56,7 @@ Tensor apply_reduction(const Tensor& loss, Reduction reduction, std::string_view
 // ---- regression -----------------------------------------------------------------------------
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossOptions& options) {
+  XGRAD_PROFILE_OP("mse_loss", input, target);
   xgrad::options::validate_options(options, "mse_loss");
   check_pair(input, target, "mse_loss");
   Tensor d = sub(input, target);
@@ -62,12 +64,14 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossOptions&
 }
 
 Tensor l1_loss(const Tensor& input, const Tensor& target, const L1LossOptions& options) {
+  XGRAD_PROFILE_OP("l1_loss", input, target);
   xgrad::options::validate_options(options, "l1_loss");
   check_pair(input, target, "l1_loss");
   return apply_reduction(abs(sub(input, target)), options.reduction_, "l1_loss");
 }
 
 Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, const SmoothL1LossOptions& options) {
+  XGRAD_PROFILE_OP("smooth_l1_loss", input, target);
   xgrad::options::validate_options(options, "smooth_l1_loss");
   const double beta = options.beta_;
   check_pair(input, target, "smooth_l1_loss");
@@ -80,6 +84,7 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, const SmoothL1L
 }
 
 Tensor huber_loss(const Tensor& input, const Tensor& target, const HuberLossOptions& options) {
+  XGRAD_PROFILE_OP("huber_loss", input, target);
   xgrad::options::validate_options(options, "huber_loss");
   const double delta = options.delta_;
   check_pair(input, target, "huber_loss");
@@ -92,6 +97,7 @@ Tensor huber_loss(const Tensor& input, const Tensor& target, const HuberLossOpti
 // ---- divergences and embeddings -------------------------------------------------------------
 
 Tensor kl_div(const Tensor& input, const Tensor& target, const KLDivLossOptions& options) {
+  XGRAD_PROFILE_OP("kl_div", input, target);
   xgrad::options::validate_options(options, "kl_div");
   check_pair(input, target, "kl_div");
   Tensor l;
@@ -111,6 +117,7 @@ Tensor kl_div(const Tensor& input, const Tensor& target, const KLDivLossOptions&
 }
 
 Tensor hinge_embedding_loss(const Tensor& input, const Tensor& target, const HingeEmbeddingLossOptions& options) {
+  XGRAD_PROFILE_OP("hinge_embedding_loss", input, target);
   xgrad::options::validate_options(options, "hinge_embedding_loss");
   check_floating(input, "hinge_embedding_loss", "input");
   detail::check_defined(target, "hinge_embedding_loss");
@@ -124,6 +131,7 @@ Tensor hinge_embedding_loss(const Tensor& input, const Tensor& target, const Hin
 
 Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Tensor& target,
                            const MarginRankingLossOptions& options) {
+  XGRAD_PROFILE_OP("margin_ranking_loss", input1, input2, target);
   constexpr std::string_view op = "margin_ranking_loss";
   xgrad::options::validate_options(options, op);
   check_pair(input1, input2, op, "input1", "input2");
@@ -134,6 +142,7 @@ Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Ten
 
 Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const Tensor& target,
                              const CosineEmbeddingLossOptions& options) {
+  XGRAD_PROFILE_OP("cosine_embedding_loss", input1, input2, target);
   constexpr std::string_view op = "cosine_embedding_loss";
   xgrad::options::validate_options(options, op);
   check_pair(input1, input2, op, "input1", "input2");

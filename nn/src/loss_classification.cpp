@@ -19,6 +19,7 @@
 #include "xgrad/autograd/shape.hpp"
 #include "xgrad/nn/loss.hpp"
 #include "loss_checks.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad::nn {
 
@@ -471,6 +472,7 @@ namespace functional {
 // ---- cross_entropy / nll_loss ----------------------------------------------------------------
 
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyLossOptions& options) {
+  XGRAD_PROFILE_OP("cross_entropy", input, target);
   constexpr std::string_view op = "cross_entropy";
   check_scores_call(input, target, options, op);
   const double eps = options.label_smoothing_;
@@ -506,6 +508,7 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
 }
 
 Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossOptions& options) {
+  XGRAD_PROFILE_OP("nll_loss", input, target);
   constexpr std::string_view op = "nll_loss";
   check_floating(input, op, "input");
   check_reduction(options.reduction_, op);
@@ -525,6 +528,7 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossOptions&
 // ---- binary cross-entropy ----------------------------------------------------------------
 
 Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const BCELossOptions& options) {
+  XGRAD_PROFILE_OP("binary_cross_entropy", input, target);
   constexpr std::string_view op = "binary_cross_entropy";
   check_pair(input, target, op);
   check_reduction(options.reduction_, op);
@@ -537,6 +541,7 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const BCE
 
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
                                         const BCEWithLogitsLossOptions& options) {
+  XGRAD_PROFILE_OP("binary_cross_entropy_with_logits", input, target);
   constexpr std::string_view op = "binary_cross_entropy_with_logits";
   check_pair(input, target, op);
   check_reduction(options.reduction_, op);
@@ -553,6 +558,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
 // ---- multi_margin_loss -------------------------------------------------------------------
 
 Tensor multi_margin_loss(const Tensor& input, const Tensor& target, const MultiMarginLossOptions& options) {
+  XGRAD_PROFILE_OP("multi_margin_loss", input, target);
   constexpr std::string_view op = "multi_margin_loss";
   check_scores_call(input, target, options, op);
   if (input.dim() != 1 && input.dim() != 2)

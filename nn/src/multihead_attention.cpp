@@ -15,6 +15,7 @@
 #include "xgrad/nn/activation.hpp"
 #include "xgrad/nn/attention.hpp"
 #include "xgrad/nn/init.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad::nn {
 
@@ -360,6 +361,7 @@ MultiheadAttentionForwardFuncOptions::MultiheadAttentionForwardFuncOptions(
 
 std::tuple<Tensor, Tensor> multi_head_attention_forward(const Tensor& query, const Tensor& key, const Tensor& value,
                                                         const MultiheadAttentionForwardFuncOptions& options) {
+  XGRAD_PROFILE_OP("multi_head_attention_forward", query, key, value);
   return attention_forward("multi_head_attention_forward", query, key, value, options);
 }
 

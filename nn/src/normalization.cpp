@@ -10,6 +10,7 @@
 #include "xgrad/autograd/shape.hpp"
 #include "xgrad/autograd/structure.hpp"
 #include "xgrad/nn/normalization.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad::nn {
 
@@ -115,15 +116,18 @@ namespace functional {
 
 Tensor instance_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                      const Tensor& bias, bool use_input_stats, double momentum, double eps) {
+  XGRAD_PROFILE_OP("instance_norm", input, running_mean, running_var, weight, bias);
   return norm_impl::instance_norm(input, running_mean, running_var, weight, bias, use_input_stats, momentum, eps,
                                   "instance_norm");
 }
 
 Tensor group_norm(const Tensor& input, std::int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
+  XGRAD_PROFILE_OP("group_norm", input, weight, bias);
   return norm_impl::group_norm(input, num_groups, weight, bias, eps, "group_norm");
 }
 
 Tensor local_response_norm(const Tensor& input, std::int64_t size, double alpha, double beta, double k) {
+  XGRAD_PROFILE_OP("local_response_norm", input);
   constexpr std::string_view op = "local_response_norm";
   check_floating(input, op);
   if (input.dim() < 3)

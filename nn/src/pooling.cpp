@@ -13,6 +13,7 @@
 #include "xgrad/autograd/node.hpp"
 #include "xgrad/autograd/shape.hpp"
 #include "xgrad/nn/pooling.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad::nn {
 
@@ -429,45 +430,59 @@ WindowsPtr adaptive_windows(std::string_view op, const std::string& name, const 
 namespace functional {
 
 std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& input, const MaxPool2dOptions& o) {
+  XGRAD_PROFILE_OP("max_pool2d_with_indices", input);
   return max_pool(input, 2, "max_pool2d", "MaxPool2d", to_sizes(o.kernel_size()), to_sizes(o.stride()),
                   to_sizes(o.padding()), to_sizes(o.dilation()), o.ceil_mode());
 }
-Tensor max_pool2d(const Tensor& input, const MaxPool2dOptions& o) { return max_pool2d_with_indices(input, o).first; }
+Tensor max_pool2d(const Tensor& input, const MaxPool2dOptions& o) {
+  XGRAD_PROFILE_OP("max_pool2d", input);
+  return max_pool2d_with_indices(input, o).first;
+}
 
 std::pair<Tensor, Tensor> max_pool1d_with_indices(const Tensor& input, const MaxPool1dOptions& o) {
+  XGRAD_PROFILE_OP("max_pool1d_with_indices", input);
   return max_pool(input, 1, "max_pool1d", "MaxPool1d", to_sizes(o.kernel_size()), to_sizes(o.stride()),
                   to_sizes(o.padding()), to_sizes(o.dilation()), o.ceil_mode());
 }
-Tensor max_pool1d(const Tensor& input, const MaxPool1dOptions& o) { return max_pool1d_with_indices(input, o).first; }
+Tensor max_pool1d(const Tensor& input, const MaxPool1dOptions& o) {
+  XGRAD_PROFILE_OP("max_pool1d", input);
+  return max_pool1d_with_indices(input, o).first;
+}
 
 Tensor avg_pool2d(const Tensor& input, const AvgPool2dOptions& o) {
+  XGRAD_PROFILE_OP("avg_pool2d", input);
   return avg_pool(input, 2, "avg_pool2d", "AvgPool2d", to_sizes(o.kernel_size()), to_sizes(o.stride()),
                   to_sizes(o.padding()), o.ceil_mode(), o.count_include_pad(), o.divisor_override());
 }
 
 Tensor avg_pool1d(const Tensor& input, const AvgPool1dOptions& o) {
+  XGRAD_PROFILE_OP("avg_pool1d", input);
   return avg_pool(input, 1, "avg_pool1d", "AvgPool1d", to_sizes(o.kernel_size()), to_sizes(o.stride()),
                   to_sizes(o.padding()), o.ceil_mode(), o.count_include_pad(), std::nullopt);
 }
 
 Tensor adaptive_avg_pool2d(const Tensor& input, const AdaptiveAvgPool2dOptions& o) {
+  XGRAD_PROFILE_OP("adaptive_avg_pool2d", input);
   const Planes p = as_planes(input, 2, "adaptive_avg_pool2d");
   return from_planes(avg_forward(p.x, adaptive_windows("adaptive_avg_pool2d", "AdaptiveAvgPool2d", p, o.output_size())),
                      p);
 }
 
 std::pair<Tensor, Tensor> adaptive_max_pool2d_with_indices(const Tensor& input, const AdaptiveMaxPool2dOptions& o) {
+  XGRAD_PROFILE_OP("adaptive_max_pool2d_with_indices", input);
   const Planes p = as_planes(input, 2, "adaptive_max_pool2d");
   auto [out, idx] =
       max_pool_planes(p.x, adaptive_windows("adaptive_max_pool2d", "AdaptiveMaxPool2d", p, o.output_size()));
   return {from_planes(out, p), from_planes(idx, p)};
 }
 Tensor adaptive_max_pool2d(const Tensor& input, const AdaptiveMaxPool2dOptions& o) {
+  XGRAD_PROFILE_OP("adaptive_max_pool2d", input);
   return adaptive_max_pool2d_with_indices(input, o).first;
 }
 
 Tensor max_unpool2d(const Tensor& input, const Tensor& indices, const MaxUnpool2dOptions& o,
                     const std::vector<std::int64_t>& output_size) {
+  XGRAD_PROFILE_OP("max_unpool2d", input, indices);
   constexpr std::string_view op = "max_unpool2d";
   const Planes p = as_planes(input, 2, op);
   detail::check_defined(indices, op);
@@ -524,6 +539,7 @@ Tensor max_unpool2d(const Tensor& input, const Tensor& indices, const MaxUnpool2
 }
 
 Tensor lp_pool2d(const Tensor& input, const LPPool2dOptions& o) {
+  XGRAD_PROFILE_OP("lp_pool2d", input);
   const double p = o.norm_type();
   if (p == 0.0 || !std::isfinite(p))
     throw Error(fmt::format("lp_pool2d: norm_type must be non-zero and finite, got {}", p));

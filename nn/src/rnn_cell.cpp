@@ -16,6 +16,7 @@
 #include "xgrad/nn/init.hpp"
 #include "xgrad/nn/linear.hpp"
 #include "xgrad/nn/rnn.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad::nn {
 
@@ -225,6 +226,7 @@ namespace functional {
 // ---- fused kernels ----------------------------------------------------------------------------
 
 Tensor fused_rnn_cell(const Tensor& input_gates, const Tensor& hidden_gates, std::string_view nonlinearity) {
+  XGRAD_PROFILE_OP("fused_rnn_cell", input_gates, hidden_gates);
   constexpr std::string_view op = "fused_rnn_cell";
   check_gates(op, input_gates, hidden_gates, 1, Tensor(), "");
   if (nonlinearity != "tanh" && nonlinearity != "relu")
@@ -272,6 +274,7 @@ Tensor fused_rnn_cell(const Tensor& input_gates, const Tensor& hidden_gates, std
 }
 
 std::tuple<Tensor, Tensor> fused_lstm_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& cx) {
+  XGRAD_PROFILE_OP("fused_lstm_cell", input_gates, hidden_gates, cx);
   constexpr std::string_view op = "fused_lstm_cell";
   xgrad::detail::check_defined(cx, op);
   const std::int64_t H = check_gates(op, input_gates, hidden_gates, 4, cx, "cx");
@@ -331,6 +334,7 @@ std::tuple<Tensor, Tensor> fused_lstm_cell(const Tensor& input_gates, const Tens
 }
 
 Tensor fused_gru_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& hx) {
+  XGRAD_PROFILE_OP("fused_gru_cell", input_gates, hidden_gates, hx);
   constexpr std::string_view op = "fused_gru_cell";
   xgrad::detail::check_defined(hx, op);
   const std::int64_t H = check_gates(op, input_gates, hidden_gates, 3, hx, "hx");
@@ -461,21 +465,25 @@ namespace functional {
 
 Tensor rnn_tanh_cell(const Tensor& input, const Tensor& hx, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
                      const Tensor& b_hh) {
+  XGRAD_PROFILE_OP("rnn_tanh_cell", input, hx, w_ih, w_hh, b_ih, b_hh);
   return rnn_cell_impl("rnn_tanh_cell", false, input, hx, w_ih, w_hh, b_ih, b_hh);
 }
 
 Tensor rnn_relu_cell(const Tensor& input, const Tensor& hx, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
                      const Tensor& b_hh) {
+  XGRAD_PROFILE_OP("rnn_relu_cell", input, hx, w_ih, w_hh, b_ih, b_hh);
   return rnn_cell_impl("rnn_relu_cell", true, input, hx, w_ih, w_hh, b_ih, b_hh);
 }
 
 std::tuple<Tensor, Tensor> lstm_cell(const Tensor& input, const std::tuple<Tensor, Tensor>& hx, const Tensor& w_ih,
                                      const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh) {
+  XGRAD_PROFILE_OP("lstm_cell", input, w_ih, w_hh, b_ih, b_hh);
   return lstm_cell_impl("lstm_cell", input, std::get<0>(hx), std::get<1>(hx), w_ih, w_hh, b_ih, b_hh);
 }
 
 Tensor gru_cell(const Tensor& input, const Tensor& hx, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
                 const Tensor& b_hh) {
+  XGRAD_PROFILE_OP("gru_cell", input, hx, w_ih, w_hh, b_ih, b_hh);
   return gru_cell_impl("gru_cell", input, hx, w_ih, w_hh, b_ih, b_hh);
 }
 

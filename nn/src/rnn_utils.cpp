@@ -14,6 +14,7 @@
 
 #include "xgrad/autograd/factories.hpp"
 #include "xgrad/autograd/shape.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad::nn::utils::rnn {
 
@@ -250,6 +251,7 @@ PackedSequence::PackedSequence(Tensor data, Tensor batch_sizes, Tensor sorted_in
 
 Tensor pad_sequence(const std::vector<Tensor>& sequences, bool batch_first, double padding_value,
                     std::string_view padding_side) {
+  XGRAD_PROFILE_OP("utils.rnn.pad_sequence");
   return pad_impl("pad_sequence", sequences, batch_first, padding_value, padding_side);
 }
 
@@ -265,6 +267,7 @@ PackedSequence pack_padded_sequence(Tensor input, const std::vector<std::int64_t
 
 std::tuple<Tensor, Tensor> pad_packed_sequence(const PackedSequence& sequence, bool batch_first, double padding_value,
                                                std::optional<std::int64_t> total_length) {
+  XGRAD_PROFILE_OP("utils.rnn.pad_packed_sequence");
   return pad_packed_impl("pad_packed_sequence", sequence, batch_first, padding_value, total_length);
 }
 
@@ -278,11 +281,13 @@ PackedSequence pack_sequence(const std::vector<Tensor>& sequences, bool enforce_
 }
 
 std::vector<Tensor> unpad_sequence(const Tensor& padded_sequences, const Tensor& lengths, bool batch_first) {
+  XGRAD_PROFILE_OP("utils.rnn.unpad_sequence", padded_sequences, lengths);
   constexpr std::string_view op = "unpad_sequence";
   return unpad_impl(op, padded_sequences, int_values(lengths, op, "lengths"), batch_first);
 }
 
 std::vector<Tensor> unpack_sequence(const PackedSequence& packed_sequences) {
+  XGRAD_PROFILE_OP("utils.rnn.unpack_sequence");
   constexpr std::string_view op = "unpack_sequence";
   auto [padded, lengths] = pad_packed_impl(op, packed_sequences, true, 0.0, std::nullopt);
   return unpad_impl(op, padded, lengths.to_vector<std::int64_t>(), true);

@@ -11,6 +11,7 @@
 #include "xgrad/autograd/node.hpp"
 #include "xgrad/autograd/reduction.hpp"
 #include "xgrad/nn/activation.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad::nn {
 
@@ -334,9 +335,13 @@ Tensor softmax_impl(const Tensor& x, std::int64_t dim) {
 
 namespace functional {
 
-Tensor softmax(const Tensor& x, std::int64_t dim) { return softmax_impl(x, check_softmax_args(x, dim, "softmax")); }
+Tensor softmax(const Tensor& x, std::int64_t dim) {
+  XGRAD_PROFILE_OP("softmax", x);
+  return softmax_impl(x, check_softmax_args(x, dim, "softmax"));
+}
 
 Tensor log_softmax(const Tensor& x, std::int64_t dim) {
+  XGRAD_PROFILE_OP("log_softmax", x);
   const std::int64_t d = check_softmax_args(x, dim, "log_softmax");
   Tensor y = run_kernel(Kind::log_softmax, x, Tensor(), d);
   if (any_requires_grad({&x})) {
@@ -348,6 +353,7 @@ Tensor log_softmax(const Tensor& x, std::int64_t dim) {
 }
 
 Tensor softmin(const Tensor& x, std::int64_t dim) {
+  XGRAD_PROFILE_OP("softmin", x);
   const std::int64_t d = check_softmax_args(x, dim, "softmin");
   return softmax_impl(neg(x), d);
 }

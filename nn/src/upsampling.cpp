@@ -12,6 +12,7 @@
 #include "xgrad/autograd/node.hpp"
 #include "xgrad/autograd/shape.hpp"
 #include "xgrad/nn/upsampling.hpp"
+#include "xgrad/autograd/profile_scope.hpp"
 
 namespace xgrad::nn {
 
@@ -332,11 +333,13 @@ Shuffle check_shuffle(const Tensor& x, std::int64_t r, std::string_view op, std:
 namespace functional {
 
 Tensor interpolate(const Tensor& input, const InterpolateFuncOptions& o) {
+  XGRAD_PROFILE_OP("interpolate", input);
   return interpolate_impl(input, o.size_, o.scale_factor_, o.mode_, o.align_corners_, o.recompute_scale_factor_,
                           "interpolate");
 }
 
 Tensor pixel_shuffle(const Tensor& input, std::int64_t r) {
+  XGRAD_PROFILE_OP("pixel_shuffle", input);
   const Shuffle s = check_shuffle(input, r, "pixel_shuffle", "upscale_factor");
   if (s.c % (r * r) != 0)
     throw Error(
@@ -350,6 +353,7 @@ Tensor pixel_shuffle(const Tensor& input, std::int64_t r) {
 }
 
 Tensor pixel_unshuffle(const Tensor& input, std::int64_t r) {
+  XGRAD_PROFILE_OP("pixel_unshuffle", input);
   const Shuffle s = check_shuffle(input, r, "pixel_unshuffle", "downscale_factor");
   if (s.h % r != 0 || s.w % r != 0)
     throw Error(

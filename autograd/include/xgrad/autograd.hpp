@@ -19,6 +19,7 @@
 #include "xgrad/autograd/math.hpp"
 #include "xgrad/autograd/memory.hpp"
 #include "xgrad/autograd/node.hpp"
+#include "xgrad/autograd/profiler.hpp"
 #include "xgrad/autograd/random_state.hpp"
 #include "xgrad/autograd/reduction.hpp"
 #include "xgrad/autograd/scatter.hpp"

@@ -18,6 +18,7 @@
 #include "xgrad/nn/normalization.hpp"
 #include "xgrad/nn/perceptron.hpp"
 #include "xgrad/nn/pooling.hpp"
+#include "xgrad/nn/profiling.hpp"
 #include "xgrad/nn/rnn.hpp"
 #include "xgrad/nn/rnn_utils.hpp"
 #include "xgrad/nn/transformer.hpp"

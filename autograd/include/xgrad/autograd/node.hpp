@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "xgrad/autograd/tensor.hpp"
@@ -64,7 +65,10 @@ class Node : public std::enable_shared_from_this<Node> {
   bool folds_accumulated = false;
   /// Creation order; also the forward creation site reported by anomaly mode.
   std::uint64_t sequence_nr;
-  std::string creation_site;  // filled only under DetectAnomalyGuard
+  std::string creation_site;  // "forward op #N", filled only under DetectAnomalyGuard
+  /// Return addresses of the call stack that created the node (backtrace(), at most 48),
+  /// filled only under DetectAnomalyGuard; symbolised only when anomaly mode reports it.
+  std::vector<void*> creation_frames;
 };
 
 /// Accumulates the incoming gradient into a leaf's .grad().
@@ -92,6 +96,13 @@ class SavedTensor {
   SavedTensor(const Tensor& t, bool is_output);
   Tensor unpack(const std::shared_ptr<Node>& owner, std::string_view op) const;
   bool defined() const { return data_.defined(); }
+  /// Called when an in-place op makes the owner node the grad_fn of `written` (or of the
+  /// base `written` is a view of). A saved tensor over the same memory (`written` itself, a
+  /// view of it, its base) would then hold the owner through its grad_fn or its view base: a
+  /// reference cycle that is never freed (x.mul_(x)). It becomes a history-free alias of
+  /// the same memory that keeps the recorded version, so unpack still throws the in-place
+  /// modification error (the write bumped the version after the save).
+  void drop_history_if_aliases(const TensorImpl& written);
 
  private:
   Tensor data_;
@@ -153,9 +164,20 @@ class GradModeGuard {
   bool prev_;
 };
 
-/// RAII: anomaly mode on this thread. Backward checks every gradient a node produces for
-/// NaN/Inf and throws xgrad::Error naming the node and the sequence number of the forward
-/// op that created it.
+/// RAII: anomaly mode on this thread (torch.autograd.detect_anomaly). Backward checks every
+/// gradient a node produces for NaN/Inf and throws xgrad::Error naming the node, the output
+/// slot and shape, and the forward call that created the node:
+///   "anomaly detected: MulBackward returned NaN or Inf values in its gradient #0 (shape
+///    [4, 1]); the node was created by forward op #12 at src/train.cpp:42 (in train_step())"
+/// The site is the first frame of the creating call stack outside xgrad's own sources and
+/// outside system headers (/usr/...), symbolised lazily with `addr2line` (binutils) when the
+/// error is raised. file:line needs debug line info in the user's code: compile it with -g
+/// (or -g1, or clang's -gline-tables-only; the xgrad libraries need none). Without it, when
+/// addr2line is missing, or when no frame resolves, the message says only "created by
+/// forward op #N" (the node's creation number). A node recorded before the guard says "an op
+/// recorded before anomaly mode".
+/// Cost: one backtrace() (raw return addresses, no symbols) per recorded op, only while a
+/// guard is alive; nothing otherwise.
 class DetectAnomalyGuard {
  public:
   DetectAnomalyGuard();
@@ -167,6 +189,25 @@ class DetectAnomalyGuard {
   bool prev_;
 };
 bool anomaly_mode_enabled();
+
+namespace detail {
+/// One symbolised frame of a creation stack (innermost first; inlined calls expanded).
+struct SourceFrame {
+  std::string file;  // as addr2line gives it; "??" when unknown
+  unsigned line = 0;  // 0 when unknown
+  std::string function;
+};
+/// Anomaly mode's creation site: the first frame with a known file and line that is neither
+/// in xgrad's own library sources under `source_dir` (autograd/, nn/, optim/, data/,
+/// explain/, distributed/, include/; any .../include/xgrad/ header) nor a system file
+/// (/usr/...), as "file:line (in function)", the file made relative to `source_dir` when
+/// inside it. Empty when no frame qualifies.
+std::string pick_creation_site(const std::vector<SourceFrame>& frames, std::string_view source_dir);
+/// Symbolises `frames` (as in Node::creation_frames) with dladdr() and addr2line, then
+/// pick_creation_site() with xgrad's source directory. Empty when nothing resolves; never
+/// throws.
+std::string resolve_creation_site(const std::vector<void*>& frames);
+}  // namespace detail
 
 // ---- recording helpers (used by ops) --------------------------------------------------------
 /// True when grad mode is on and any of the inputs requires grad.
