@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "profiler_table.hpp"
 #include "test_util.hpp"
 
 using namespace xgrad;
@@ -42,39 +43,8 @@ std::vector<const Event*> named(const std::vector<Event>& events, const std::str
   return out;
 }
 
-struct TableRow {
-  std::string name;
-  long calls = 0;
-  double self_ms = 0, total_ms = 0;
-};
-
-// Rows of Profiler::table(): between the dashed line and the summary line; the name may
-// contain spaces, so the eight numeric columns are read from the right.
-std::vector<TableRow> parse_table(const std::string& text) {
-  std::istringstream in(text);
-  std::string line;
-  std::vector<TableRow> rows;
-  bool body = false;
-  while (std::getline(in, line)) {
-    if (line.starts_with("---")) {
-      body = true;
-      continue;
-    }
-    if (!body || line.starts_with("Self time of all events")) continue;
-    std::istringstream ls(line);
-    std::vector<std::string> f;
-    for (std::string w; ls >> w;) f.push_back(w);
-    BOOST_REQUIRE_GE(f.size(), 9u);
-    const std::size_t n = f.size() - 8;  // name words
-    TableRow r;
-    for (std::size_t i = 0; i < n; ++i) r.name += (i ? " " : "") + f[i];
-    r.calls = std::stol(f[n]);
-    r.self_ms = std::stod(f[n + 1]);
-    r.total_ms = std::stod(f[n + 2]);
-    rows.push_back(r);
-  }
-  return rows;
-}
+using TableRow = xgrad::test::ProfilerTableRow;
+std::vector<TableRow> parse_table(const std::string& text) { return xgrad::test::parse_profiler_table(text); }
 
 }  // namespace
 

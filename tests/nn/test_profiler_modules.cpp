@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "profiler_table.hpp"
 #include "test_util.hpp"
 #include "xgrad/nn/profiling.hpp"
 
@@ -25,22 +26,8 @@ std::vector<const Event*> named(const std::vector<Event>& events, const std::str
 
 // The first column of the table's rows (module labels contain one space: "0 (Linear)").
 std::vector<std::string> row_names(const std::string& table) {
-  std::istringstream in(table);
   std::vector<std::string> out;
-  bool body = false;
-  for (std::string line; std::getline(in, line);) {
-    if (line.starts_with("---")) {
-      body = true;
-      continue;
-    }
-    if (!body || line.starts_with("Self time of all events")) continue;
-    std::istringstream ls(line);
-    std::vector<std::string> f;
-    for (std::string w; ls >> w;) f.push_back(w);
-    std::string name;
-    for (std::size_t i = 0; i + 8 < f.size(); ++i) name += (i ? " " : "") + f[i];
-    out.push_back(name);
-  }
+  for (const auto& r : xgrad::test::parse_profiler_table(table)) out.push_back(r.name);
   return out;
 }
 
