@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds everything and runs every test: in Release, then with
-# AddressSanitizer + UndefinedBehaviorSanitizer, then the threading tests under ThreadSanitizer.
+# AddressSanitizer + UndefinedBehaviorSanitizer (whose build also yields the libFuzzer targets,
+# each fuzzed for a fixed time), then the threading tests under ThreadSanitizer.
 # README "Development" describes each stage and its time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,14 +13,21 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DXGRAD_BUILD_TESTS=ON >/dev/null
 cmake --build build -j2
 (cd build && ctest --output-on-failure -j2)
 
-# -O1 keeps the instrumented build quick to compile and still fast enough to run. (A clang++-16
-# build here would also link the libFuzzer targets, so that CI could fuzz them for a fixed
-# time; it is not used yet: see the README's "Fuzzing" entry.)
-stage "ASan+UBSan: build and every test"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE=-O1 -DXGRAD_BUILD_TESTS=ON \
-  -DXGRAD_SANITIZE=address,undefined >/dev/null
+# clang++-16, so that this one instrumented build also links the libFuzzer targets (the
+# libraries get -fsanitize=fuzzer-no-link). The libraries at -O1, the test executables at -O0
+# (half the compile time; they mostly call into the libraries); line tables for symbolised
+# reports. No bench here: the Release stage runs it, and its libtorch twin is never instrumented.
+stage "ASan+UBSan (clang++-16): build and every test"
+cmake -S . -B build-asan -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_CXX_FLAGS=-gline-tables-only -DCMAKE_CXX_FLAGS_RELEASE=-O1 -DXGRAD_TEST_CXX_FLAGS=-O0 \
+  -DXGRAD_BUILD_TESTS=ON -DXGRAD_BUILD_BENCH=OFF -DXGRAD_SANITIZE=address,undefined -DXGRAD_FUZZ=ON >/dev/null
 cmake --build build-asan -j2
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j2)
+
+# Each libFuzzer target for a fixed time from its committed seed corpus (fixed seed): any
+# crash, leak, sanitizer report, hang or broken invariant fails CI with its reproducer.
+stage "fuzzing: each target for 30 s"
+XGRAD_FUZZ_BUILD=build-asan XGRAD_FUZZ_ARGS=-seed=1 bash scripts/fuzz.sh 30
 
 stage "ThreadSanitizer: the threading tests"
 # GCC's ThreadSanitizer on the libraries and the threading tests only, at -O1. SIMD clones off
