@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <mutex>
 #include <numeric>
+#include <unordered_set>
 
 #include "copy_box.hpp"
 #include "kernel.hpp"
@@ -238,6 +239,28 @@ void check_inplace_target(const Tensor& self, std::string_view op) {
   check_inplace_view(self, op);
 }
 
+namespace {
+// The new history of self (or of its base) must not hold self: a node in it that saved a
+// tensor over self's memory (x.mul_(x) saves x; a.add_(a * y) reaches the MulBackward that
+// saved a) would keep self, and so the whole graph, alive forever. Every such saved tensor
+// was saved before this write bumped the version, so unpacking it throws the in-place error
+// anyway: it becomes a history-free alias. A walk over the graph below the new node, once
+// per in-place op recorded with autograd (PyTorch keeps the cycle: pytorch#105147).
+void drop_saved_aliases(const std::shared_ptr<Node>& root, const TensorImpl& written) {
+  if (!root) return;
+  std::vector<Node*> stack{root.get()};
+  std::unordered_set<Node*> seen{root.get()};
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    if (auto* fn = dynamic_cast<FunctionNode*>(n))
+      for (SavedTensor& s : fn->saved) s.drop_history_if_aliases(written);
+    for (const Edge& e : n->next_edges)
+      if (e.fn && seen.insert(e.fn.get()).second) stack.push_back(e.fn.get());
+  }
+}
+}  // namespace
+
 void rebase_inplace(Tensor& self, const Tensor& r, std::string_view op) {
   if (r.shape() != self.shape())
     throw Error(fmt::format("{}: output with shape {} doesn't match the broadcast shape {}", op, self.shape(), r.shape()));
@@ -255,17 +278,14 @@ void rebase_inplace(Tensor& self, const Tensor& r, std::string_view op) {
   copy_into(self, r);
   ++impl.storage->version;
   forward_ad_inplace(self, r);
-  // r's node becomes self's (or its base's) history: its saved copies of self's memory
-  // (x.mul_(x) saves x) must not hold self, or the graph is a cycle that is never freed.
-  if (auto* fn = dynamic_cast<FunctionNode*>(r.impl()->grad_fn.get()))
-    for (SavedTensor& s : fn->saved) s.drop_history_if_aliases(impl);
   if (view) {
     rebase_view_history(self, r);
-    return;
+  } else {
+    impl.grad_fn = r.impl()->grad_fn;
+    impl.output_nr = r.impl()->output_nr;
+    impl.requires_grad = r.requires_grad();
   }
-  impl.grad_fn = r.impl()->grad_fn;
-  impl.output_nr = r.impl()->output_nr;
-  impl.requires_grad = r.requires_grad();
+  drop_saved_aliases(view ? impl.view->base->grad_fn : impl.grad_fn, impl);
 }
 
 }  // namespace xgrad::detail

@@ -1,6 +1,8 @@
 // In-place ops whose recorded op saves the tensor being written (x.mul_(x)): the node that
 // becomes x's grad_fn must not hold x, or node and tensor keep each other alive forever
-// (found by fuzz_ops). Backward still raises the version error, as in PyTorch.
+// (found by fuzz_ops), nor may an older node below it that saved x (a.add_(a * y)). Backward
+// still raises the version error, as in PyTorch.
+#include <cmath>
 #include <memory>
 
 #include "test_util.hpp"
@@ -87,6 +89,29 @@ BOOST_AUTO_TEST_CASE(inplace_through_a_view_frees_the_graph) {
   }
   same_view.check_freed();
   other_view.check_freed();
+}
+
+BOOST_AUTO_TEST_CASE(an_older_node_that_saved_the_tensor_is_freed_too) {
+  // a.add_(a * y): the new AddBackward's edge leads to the MulBackward of a * y, which saved a
+  // (PyTorch keeps this cycle, pytorch#105147). The second case reaches it two nodes down
+  // (found by fuzz_ops in CI).
+  Watched direct, deeper;
+  {
+    Tensor y = tensor({1.0, 2.0}, dtype(float64).requires_grad());
+    Tensor a = y.mul(3.0);
+    a.add_(a * y);
+    direct.watch(a);
+    check_close(a.detach(), tensor({6.0, 18.0}, dtype(float64)));  // 3y + 3y * y
+    XGRAD_CHECK_THROW_MSG(a.sum().backward(), kVersionError);
+
+    Tensor b = y.mul(1.0);
+    b.mul_((b * y).exp());
+    deeper.watch(b);
+    check_close(b.detach(), tensor({std::exp(1.0), 2.0 * std::exp(4.0)}, dtype(float64)));
+    XGRAD_CHECK_THROW_MSG(b.sum().backward(), kVersionError);
+  }
+  direct.check_freed();
+  deeper.check_freed();
 }
 
 BOOST_AUTO_TEST_CASE(ops_that_keep_a_valid_graph_are_unchanged) {

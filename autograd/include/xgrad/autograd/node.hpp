@@ -96,12 +96,12 @@ class SavedTensor {
   SavedTensor(const Tensor& t, bool is_output);
   Tensor unpack(const std::shared_ptr<Node>& owner, std::string_view op) const;
   bool defined() const { return data_.defined(); }
-  /// Called when an in-place op makes the owner node the grad_fn of `written` (or of the
+  /// Called for every node of the new history that an in-place op gives `written` (or the
   /// base `written` is a view of). A saved tensor over the same memory (`written` itself, a
-  /// view of it, its base) would then hold the owner through its grad_fn or its view base: a
-  /// reference cycle that is never freed (x.mul_(x)). It becomes a history-free alias of
-  /// the same memory that keeps the recorded version, so unpack still throws the in-place
-  /// modification error (the write bumped the version after the save).
+  /// view of it, its base) would hold that history through its grad_fn or its view base: a
+  /// reference cycle that is never freed (x.mul_(x), a.add_(a * y)). It becomes a
+  /// history-free alias of the same memory that keeps the recorded version, so unpack still
+  /// throws the in-place modification error (the write bumped the version after the save).
   void drop_history_if_aliases(const TensorImpl& written);
 
  private:
