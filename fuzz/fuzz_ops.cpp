@@ -25,6 +25,7 @@ struct Prog {
   const std::uint8_t* p;
   std::size_t n;
   std::vector<Tensor> pool;
+  bool trace = false;  // XGRAD_FUZZ_TRACE set: print the program to stderr as it runs
 
   std::uint8_t byte() {
     if (n == 0) return 0;
@@ -35,7 +36,11 @@ struct Prog {
   /// -4..4: dims and small offsets, out of range for small tensors included.
   std::int64_t small() { return static_cast<std::int64_t>(byte() % 9) - 4; }
   std::int64_t dim() { return static_cast<std::int64_t>(byte() % 7) - 3; }
-  const Tensor& pick() { return pool[byte() % pool.size()]; }
+  const Tensor& pick() {
+    const std::size_t i = byte() % pool.size();
+    if (trace) std::fprintf(stderr, " t%zu", i);
+    return pool[i];
+  }
   Dtype dtype() {
     static constexpr Dtype kD[] = {Dtype::float32, Dtype::float64, Dtype::int64};
     return kD[byte() % 3];
@@ -202,7 +207,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return true;
   }();
   (void)once;
-  Prog g{data, size, {}};
+  static const bool trace = std::getenv("XGRAD_FUZZ_TRACE") != nullptr;
+  Prog g{data, size, {}, trace};
   manual_seed(0);
   std::vector<Tensor> leaves;
   const int nleaves = 1 + g.byte() % 3;
@@ -212,15 +218,29 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (auto& d : s) d = g.byte() % 6;  // at most 5^4 = 625 elements
     Tensor t = dt == Dtype::int64 ? randint(-3, 4, s) : randn(s, TensorOptions().dtype(dt));
     if (is_floating(dt) && g.flag()) t.requires_grad_();
+    if (trace) {
+      std::fprintf(stderr, "t%zu = leaf %s [", g.pool.size(), dtype_name(dt).data());
+      for (const auto d : s) std::fprintf(stderr, " %lld", static_cast<long long>(d));
+      std::fprintf(stderr, " ]%s\n", t.requires_grad() ? " requires_grad" : "");
+    }
     leaves.push_back(t);
     g.pool.push_back(t);
   }
   for (std::size_t i = 0; i < kMaxOps && g.n > 0; ++i) {
-    const Op op = kOps[g.byte() % kNumOps];
+    const std::size_t k = g.byte() % kNumOps;
+    if (trace) std::fprintf(stderr, "op %zu (kOps[%zu]):", i, k);
     try {
-      Tensor r = op(g);
-      if (r.defined() && r.numel() <= kMaxNumel) g.pool.push_back(std::move(r));
-    } catch (const Error&) {
+      Tensor r = kOps[k](g);
+      const bool kept = r.defined() && r.numel() <= kMaxNumel;
+      if (trace && !kept) std::fprintf(stderr, " -> dropped\n");
+      if (trace && kept) {
+        std::fprintf(stderr, " -> t%zu %s [", g.pool.size(), dtype_name(r.dtype()).data());
+        for (const auto d : r.shape()) std::fprintf(stderr, " %lld", static_cast<long long>(d));
+        std::fprintf(stderr, " ]%s\n", r.requires_grad() ? " requires_grad" : "");
+      }
+      if (kept) g.pool.push_back(std::move(r));
+    } catch (const Error& e) {
+      if (trace) std::fprintf(stderr, " -> Error: %s\n", e.what());
     }
   }
   // Backward from the last (up to) two results that require grad; the second may find the

@@ -107,8 +107,8 @@ SavedTensor::SavedTensor(const Tensor& t, bool is_output) : is_output_(is_output
   data_ = is_output ? t.detach() : t;
 }
 
-void SavedTensor::drop_history_if_aliases(const TensorImpl& written) {
-  if (data_.defined() && !is_output_ && data_.impl()->storage == written.storage) data_ = data_.detach();
+void SavedTensor::drop_history_if_stale() {
+  if (data_.defined() && !is_output_ && data_.impl()->storage->version != version_) data_ = data_.detach();
 }
 
 Tensor SavedTensor::unpack(const std::shared_ptr<Node>& owner, std::string_view op) const {

@@ -240,13 +240,16 @@ void check_inplace_target(const Tensor& self, std::string_view op) {
 }
 
 namespace {
-// The new history of self (or of its base) must not hold self: a node in it that saved a
-// tensor over self's memory (x.mul_(x) saves x; a.add_(a * y) reaches the MulBackward that
-// saved a) would keep self, and so the whole graph, alive forever. Every such saved tensor
-// was saved before this write bumped the version, so unpacking it throws the in-place error
-// anyway: it becomes a history-free alias. A walk over the graph below the new node, once
-// per in-place op recorded with autograd (PyTorch keeps the cycle: pytorch#105147).
-void drop_saved_aliases(const std::shared_ptr<Node>& root, const TensorImpl& written) {
+// The new history of self (or of its base) must not lead back to self. Graph edges only
+// point to older nodes, so a path back goes through a saved tensor whose handle reaches a
+// history newer than its save: one whose memory an in-place op has written since (its version
+// moved on; this write included: x.mul_(x) saves x, a.add_(a * y) reaches the MulBackward
+// that saved a). A saved tensor that is still current holds the history it had when saved,
+// which its node's edges already lead to. Stale saved tensors can never be unpacked (unpack
+// throws the in-place error), so every one reachable from the new node becomes a
+// history-free alias. A walk over the graph below the new node, once per in-place op
+// recorded with autograd (PyTorch keeps such cycles: pytorch#105147).
+void drop_stale_saved(const std::shared_ptr<Node>& root) {
   if (!root) return;
   std::vector<Node*> stack{root.get()};
   std::unordered_set<Node*> seen{root.get()};
@@ -254,7 +257,7 @@ void drop_saved_aliases(const std::shared_ptr<Node>& root, const TensorImpl& wri
     Node* n = stack.back();
     stack.pop_back();
     if (auto* fn = dynamic_cast<FunctionNode*>(n))
-      for (SavedTensor& s : fn->saved) s.drop_history_if_aliases(written);
+      for (SavedTensor& s : fn->saved) s.drop_history_if_stale();
     for (const Edge& e : n->next_edges)
       if (e.fn && seen.insert(e.fn.get()).second) stack.push_back(e.fn.get());
   }
@@ -285,7 +288,7 @@ void rebase_inplace(Tensor& self, const Tensor& r, std::string_view op) {
     impl.output_nr = r.impl()->output_nr;
     impl.requires_grad = r.requires_grad();
   }
-  drop_saved_aliases(view ? impl.view->base->grad_fn : impl.grad_fn, impl);
+  drop_stale_saved(view ? impl.view->base->grad_fn : impl.grad_fn);
 }
 
 }  // namespace xgrad::detail

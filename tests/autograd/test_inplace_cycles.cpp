@@ -114,6 +114,33 @@ BOOST_AUTO_TEST_CASE(an_older_node_that_saved_the_tensor_is_freed_too) {
   deeper.check_freed();
 }
 
+BOOST_AUTO_TEST_CASE(a_cycle_closed_by_a_second_inplace_op_is_freed) {
+  // No node below either write saved the written tensor, so neither walk alone sees a cycle
+  // (found by fuzz_ops: the two fuzz/corpus/ops/leak-* inputs are of this kind):
+  //   m = x * y saves x;  x.div_(z): DivBackward saves z;  z.add_(m): z's new AddBackward
+  //   leads to m's MulBackward, which holds x, whose grad_fn (DivBackward) holds z.
+  // The MulBackward's saved x went stale at x.div_: the second walk cuts it.
+  Watched x_node, z_node;
+  {
+    Tensor y = tensor({1.0, 2.0}, dtype(float64).requires_grad());
+    Tensor x = y.mul(2.0);
+    Tensor z = y.mul(-1.0);
+    Tensor m = x * y;
+    x.div_(z);
+    z.add_(m);
+    x_node.watch(x);
+    z_node.watch(z);
+    check_close(x.detach(), tensor({-2.0, -2.0}, dtype(float64)));  // 2y / -y
+    check_close(z.detach(), tensor({1.0, 6.0}, dtype(float64)));    // -y + 2y * y
+    // x's DivBackward saved z, which z.add_ then modified; z's history reaches the
+    // MulBackward that saved x before x.div_ (PyTorch raises both errors too).
+    XGRAD_CHECK_THROW_MSG(x.sum().backward(), kVersionError);
+    XGRAD_CHECK_THROW_MSG(z.sum().backward(), kVersionError);
+  }
+  x_node.check_freed();
+  z_node.check_freed();
+}
+
 BOOST_AUTO_TEST_CASE(ops_that_keep_a_valid_graph_are_unchanged) {
   // mul_ by another tensor saves a clone of x, not x: backward works and frees the graph.
   Watched w;

@@ -96,13 +96,14 @@ class SavedTensor {
   SavedTensor(const Tensor& t, bool is_output);
   Tensor unpack(const std::shared_ptr<Node>& owner, std::string_view op) const;
   bool defined() const { return data_.defined(); }
-  /// Called for every node of the new history that an in-place op gives `written` (or the
-  /// base `written` is a view of). A saved tensor over the same memory (`written` itself, a
-  /// view of it, its base) would hold that history through its grad_fn or its view base: a
-  /// reference cycle that is never freed (x.mul_(x), a.add_(a * y)). It becomes a
-  /// history-free alias of the same memory that keeps the recorded version, so unpack still
-  /// throws the in-place modification error (the write bumped the version after the save).
-  void drop_history_if_aliases(const TensorImpl& written);
+  /// Called for every node of the new history that an in-place op gives the written tensor
+  /// (or its base). A saved tensor whose memory was written since it was saved can never be
+  /// unpacked again (unpack throws the in-place modification error), but its handle may still
+  /// reach the history the write gave that memory: a reference cycle that is never freed
+  /// (x.mul_(x); a.add_(a * y); m = x * y, x.div_(z), z.add_(m)). Such a saved tensor becomes
+  /// a history-free alias of the same memory that keeps the recorded version, so unpack still
+  /// throws the same error.
+  void drop_history_if_stale();
 
  private:
   Tensor data_;
