@@ -6,7 +6,9 @@
 // included), each reading its operands (earlier results) and arguments from the following
 // bytes; then backward from the last results that require grad. Every op must end in a
 // result or an xgrad::Error; every gradient that backward writes has its leaf's shape and
-// dtype. Results over 4096 elements are dropped to keep executions fast.
+// dtype. Results over 4096 elements are dropped to keep executions fast. With
+// XGRAD_FUZZ_TRACE set, the program is printed to stderr as it runs: the leaves, then one line
+// per op with the pool entries it picks and what it returned or threw.
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -25,7 +27,7 @@ struct Prog {
   const std::uint8_t* p;
   std::size_t n;
   std::vector<Tensor> pool;
-  bool trace = false;  // XGRAD_FUZZ_TRACE set: print the program to stderr as it runs
+  bool trace = false;  // XGRAD_FUZZ_TRACE is set
 
   std::uint8_t byte() {
     if (n == 0) return 0;
@@ -192,6 +194,13 @@ const Op kOps[] = {
 // clang-format on
 constexpr std::size_t kNumOps = sizeof(kOps) / sizeof(kOps[0]);
 
+/// Trace line tail for a pool entry: " float32 [ 2 3 ] requires_grad".
+void trace_tensor(const Tensor& t) {
+  std::fprintf(stderr, " %s [", dtype_name(t.dtype()).data());
+  for (const auto d : t.shape()) std::fprintf(stderr, " %lld", static_cast<long long>(d));
+  std::fprintf(stderr, " ]%s\n", t.requires_grad() ? " requires_grad" : "");
+}
+
 void check(bool ok, const char* what) {
   if (!ok) {
     std::fprintf(stderr, "fuzz_ops: invariant broken: %s\n", what);
@@ -219,9 +228,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     Tensor t = dt == Dtype::int64 ? randint(-3, 4, s) : randn(s, TensorOptions().dtype(dt));
     if (is_floating(dt) && g.flag()) t.requires_grad_();
     if (trace) {
-      std::fprintf(stderr, "t%zu = leaf %s [", g.pool.size(), dtype_name(dt).data());
-      for (const auto d : s) std::fprintf(stderr, " %lld", static_cast<long long>(d));
-      std::fprintf(stderr, " ]%s\n", t.requires_grad() ? " requires_grad" : "");
+      std::fprintf(stderr, "t%zu = leaf", g.pool.size());
+      trace_tensor(t);
     }
     leaves.push_back(t);
     g.pool.push_back(t);
@@ -234,9 +242,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const bool kept = r.defined() && r.numel() <= kMaxNumel;
       if (trace && !kept) std::fprintf(stderr, " -> dropped\n");
       if (trace && kept) {
-        std::fprintf(stderr, " -> t%zu %s [", g.pool.size(), dtype_name(r.dtype()).data());
-        for (const auto d : r.shape()) std::fprintf(stderr, " %lld", static_cast<long long>(d));
-        std::fprintf(stderr, " ]%s\n", r.requires_grad() ? " requires_grad" : "");
+        std::fprintf(stderr, " -> t%zu", g.pool.size());
+        trace_tensor(r);
       }
       if (kept) g.pool.push_back(std::move(r));
     } catch (const Error& e) {

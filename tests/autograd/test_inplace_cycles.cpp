@@ -1,7 +1,8 @@
 // In-place ops whose recorded op saves the tensor being written (x.mul_(x)): the node that
 // becomes x's grad_fn must not hold x, or node and tensor keep each other alive forever
-// (found by fuzz_ops), nor may an older node below it that saved x (a.add_(a * y)). Backward
-// still raises the version error, as in PyTorch.
+// (found by fuzz_ops), nor may an older node below it that saved x (a.add_(a * y)), nor one
+// that saved another tensor written since (m = x * y; x.div_(z); z.add_(m)). Backward still
+// raises the version error, as in PyTorch.
 #include <cmath>
 #include <memory>
 
